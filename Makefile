@@ -1,0 +1,44 @@
+# Two commands do everything on a fresh machine: `make demo` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+export RELIEF_VAR ?= $(CURDIR)/var
+export RELIEF_INBOX ?= $(RELIEF_VAR)/inbox
+export RELIEF_OUTBOX ?= $(RELIEF_VAR)/outbox
+export RELIEF_DB_URL ?= sqlite:///$(RELIEF_VAR)/warehouse.sqlite
+export AIRFLOW_HOME ?= $(RELIEF_VAR)/airflow
+export AIRFLOW__CORE__DAGS_FOLDER := $(CURDIR)/dags
+export AIRFLOW__CORE__LOAD_EXAMPLES := False
+export AIRFLOW__CORE__DEFAULT_TIMEZONE := Asia/Seoul
+export GX_ANALYTICS_ENABLED := False
+export NO_PROXY := *
+
+.PHONY: install demo test airflow bench clean
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --disable-pip-version-check -q -c constraints.txt -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## demo: generate the calibrated inbox, run the whole intake window through the claims_daily DAG, print the figures
+demo: $(STAMP)
+	PATH=$(CURDIR)/$(BIN):$$PATH scripts/demo.sh
+
+## test: the whole suite (unit, warehouse on SQLite and PostgreSQL, end-to-end through Airflow)
+test: $(STAMP)
+	$(BIN)/pytest
+
+## airflow: the Airflow UI (standalone) over the same DAGs and metadata as the demo
+airflow: $(STAMP)
+	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/airflow standalone
+
+## bench: the intake window at scale 1 and 10 (figures for the README)
+bench: $(STAMP)
+	$(BIN)/python bench/claims_window.py
+
+clean:
+	rm -rf var

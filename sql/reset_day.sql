@@ -1,0 +1,9 @@
+-- Clear every partition a day's run writes, so a rerun starts from the same state (one transaction).
+delete from deliveries where run_date = :run_date;
+delete from quarantine where run_date = :run_date;
+delete from touched_keys where run_date = :run_date;
+delete from business_state where run_date = :run_date;
+delete from payments where run_date = :run_date;
+delete from decisions where run_date = :run_date;
+delete from decision_errors where run_date = :run_date;
+delete from validation_results where run_date = :run_date;
