@@ -53,6 +53,7 @@ class Program:
     review_threshold_krw: int
     tiers: tuple[Tier, ...]
     max_payment_krw: int
+    debtor: dict[str, str]
     max_businesses_per_account: int
     auto_approve_payments: bool
     rollout_date: dt.date
@@ -111,6 +112,15 @@ def _positive(value: int, what: str) -> int:
     if value <= 0:
         raise ConfigError(f"{what} must be > 0, got {value}")
     return value
+
+
+def _debtor(doc: dict) -> dict[str, str]:
+    debtor = _get(doc, "debtor", dict, "")
+    for key in ("name", "account"):
+        _get(debtor, key, str, "debtor")
+    if not (debtor.get("bank_code") or debtor.get("bic")):
+        raise ConfigError("debtor needs a bank_code or a bic")
+    return {k: str(v) for k, v in debtor.items()}
 
 
 def load_program(path: str | os.PathLike | None = None) -> Program:
@@ -205,6 +215,7 @@ def load_program(path: str | os.PathLike | None = None) -> Program:
         intake_last_day=last,
         review_threshold_krw=threshold,
         tiers=tuple(tiers),
+        debtor=_debtor(doc),
         max_payment_krw=_positive(_get(cash, "max_payment_krw", int, "cash"), "cash.max_payment_krw"),
         max_businesses_per_account=_positive(
             _get(cash, "max_businesses_per_account", int, "cash"), "cash.max_businesses_per_account"

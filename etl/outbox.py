@@ -36,9 +36,11 @@ class WrittenFile:
 
 
 def ensure_dir(path: Path) -> Path:
-    """Create a folder (and its parents) that only the owner and group can enter."""
-    path.mkdir(parents=True, exist_ok=True, mode=DIR_MODE)
-    os.chmod(path, DIR_MODE)
+    """Create a folder, and any missing parents, that only the owner and group can enter."""
+    missing = [p for p in (path, *path.parents) if not p.exists()]
+    for folder in reversed(missing):
+        folder.mkdir(mode=DIR_MODE, exist_ok=True)
+        os.chmod(folder, DIR_MODE)  # mkdir's mode is masked by the umask
     return path
 
 

@@ -431,9 +431,12 @@ def publish_day(settings: Settings, program: Program, day: dt.date, run_id: str,
     control_sum = day_counts["paid_krw"]
     folder = outbox.begin_folder(root / "payments" / run_date)
     f = outbox.write_csv(folder, "payments.csv", PAYMENT_COLUMNS, ([p[c] for c in PAYMENT_COLUMNS] for p in payments))
+    files = [f]
+    if payments:  # a pain.001 needs at least one transaction: a day without payments has none
+        files.append(_write_pain001(folder, program, day, payments))
     outbox.finish_folder(
         folder,
-        [f],
+        files,
         {**header, "rows": f.rows, "control_sum_krw": control_sum,
          "largest_payment_krw": max((int(p["amount_krw"]) for p in payments), default=0),
          "sha256": f.sha256, "currency": "KRW"},
@@ -447,6 +450,21 @@ def publish_day(settings: Settings, program: Program, day: dt.date, run_id: str,
     log.info("published %s: %d payments, %d KRW", run_date, len(payments), control_sum)
     return {"run_date": run_date, "payments": len(payments), "control_sum_krw": control_sum,
             "review_queue": len(queue), "quarantined": day_counts["quarantined"]}
+
+
+def _write_pain001(folder: Path, program: Program, day: dt.date, payments: list[dict]) -> outbox.WrittenFile:
+    """The bank's file beside payments.csv; its creation time is fixed to the run day so reruns match."""
+    from etl.iso20022 import FILE_NAME, build_pain001
+
+    data = build_pain001(
+        payments,
+        run_date=day,
+        message_id=f"{program.payment_prefix}-{day:%Y%m%d}",
+        created_at=dt.datetime(day.year, day.month, day.day, 23, 59, 59, tzinfo=KST),
+        debtor=program.debtor,
+    )
+    outbox.write_atomic(folder / FILE_NAME, data)
+    return outbox.WrittenFile(FILE_NAME, len(payments), hashlib.sha256(data).hexdigest(), len(data))
 
 
 def _bool(value) -> str:
