@@ -11,7 +11,11 @@ The run's **logical date** (in KST) is the day it processes: `claims_YYYYMMDD.cs
 | `validate_claims` | Great Expectations suite `claims_staged` | a critical failure stops the day; results kept |
 | `compute_payments` | applies council decisions, recomputes touched businesses, diffs against the ledger | |
 | `validate_payments` | Great Expectations suite `payments_batch` | a critical failure stops the day; results kept |
-| `publish_outbox` | writes payments, reviews, exclusions, quarantine and the summary; each manifest last | |
+| `route_batch` | auto-approval (program config) or a person | |
+| `approve_payment_batch` | **maker-checker**: finance approves the batch in *Required actions*, seeing its count, control sum and largest payment | *Reject* publishes nothing |
+| `record_approval` / `auto_approve_batch` | records who released exactly this batch (its SHA-256) | |
+| `publish_outbox` | writes payments (+ ISO 20022 pain.001), reviews, exclusions, quarantine and the summary; each manifest last | |
+| `close_day` | after a rejection, discards the day's computed batch so the ledger is as it was | |
 
 Every task is idempotent for its day: rerun (clear) any task or day and it reproduces the same files.
 Runs depend on the previous day (`depends_on_past`): a day never runs before the one before it is published.
@@ -23,9 +27,23 @@ from __future__ import annotations
 import datetime as dt
 
 import pendulum
-from airflow.sdk import CronDataIntervalTimetable, dag, task
+from airflow.providers.standard.operators.hitl import ApprovalOperator
+from airflow.sdk import CronDataIntervalTimetable, TriggerRule, dag, task
 
 KST = "Asia/Seoul"
+APPROVAL_BODY = """\
+**Payment batch for {{ ti.xcom_pull(task_ids='compute_payments')['run_date'] }}** (program 1015 relief)
+
+| | |
+|---|---|
+| payments | {{ ti.xcom_pull(task_ids='compute_payments')['payments'] }} |
+| control sum | {{ '{:,}'.format(ti.xcom_pull(task_ids='compute_payments')['control_sum_krw']) }} KRW |
+| largest payment | {{ '{:,}'.format(ti.xcom_pull(task_ids='compute_payments')['largest_payment_krw']) }} KRW |
+| council decisions applied | {{ ti.xcom_pull(task_ids='compute_payments')['decisions_applied'] }} |
+
+*Approve* releases exactly this batch to the outbox. *Reject* publishes nothing for the day and
+leaves the ledger as it was; clear the run to compute it again.
+"""
 
 
 @dag(
@@ -86,7 +104,38 @@ def claims_daily():
         settings, program, day = task_setup(logical_date, dag_run.run_after)
         return validate_day_payments(settings, program, day)
 
+    @task.branch
+    def route_batch() -> str:
+        from etl.config import load_program
+
+        return "auto_approve_batch" if load_program().auto_approve_payments else "approve_payment_batch"
+
     @task
+    def auto_approve_batch(logical_date=None, dag_run=None) -> dict:
+        from etl.approval import AUTO_APPROVER, record_decision
+        from etl.runtime import task_setup
+
+        settings, _, day = task_setup(logical_date, dag_run.run_after)
+        return record_decision(settings, day, True, AUTO_APPROVER)
+
+    approve_payment_batch = ApprovalOperator(
+        task_id="approve_payment_batch",
+        subject="Release the 1015 relief payment batch for {{ ti.xcom_pull(task_ids='compute_payments')['run_date'] }}?",
+        body=APPROVAL_BODY,
+        retries=0,
+    )
+
+    @task
+    def record_approval(logical_date=None, dag_run=None, ti=None) -> dict:
+        from etl.approval import record_decision
+        from etl.runtime import task_setup
+
+        settings, _, day = task_setup(logical_date, dag_run.run_after)
+        response = ti.xcom_pull(task_ids="approve_payment_batch") or {}
+        user = response.get("responded_by_user") or {}
+        return record_decision(settings, day, True, f"{user.get('name', '?')} (Airflow user {user.get('id', '?')})")
+
+    @task(trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS)
     def publish_outbox(logical_date=None, dag_run=None) -> dict:
         from etl.pipeline import publish_day
         from etl.runtime import task_setup
@@ -94,14 +143,26 @@ def claims_daily():
         settings, program, day = task_setup(logical_date, dag_run.run_after)
         return publish_day(settings, program, day, dag_run.run_id)
 
-    (
-        wait_for_claims_file()
-        >> stage_claims()
-        >> validate_claims()
-        >> compute_payments()
-        >> validate_payments()
-        >> publish_outbox()
-    )
+    @task(trigger_rule=TriggerRule.ALL_DONE)
+    def close_day(logical_date=None, dag_run=None, ti=None) -> str:
+        """After a rejection the computed batch is discarded; otherwise nothing to do."""
+        from etl.approval import record_decision
+        from etl.runtime import task_setup
+
+        response = ti.xcom_pull(task_ids="approve_payment_batch") or {}
+        if response.get("chosen_options") != ["Reject"]:
+            return "nothing to discard"
+        settings, _, day = task_setup(logical_date, dag_run.run_after)
+        user = response.get("responded_by_user") or {}
+        record_decision(settings, day, False, f"{user.get('name', '?')} (Airflow user {user.get('id', '?')})")
+        return "batch rejected and discarded"
+
+    route = route_batch()
+    wait_for_claims_file() >> stage_claims() >> validate_claims() >> compute_payments() >> validate_payments() >> route
+    publish = publish_outbox()
+    route >> auto_approve_batch() >> publish
+    route >> approve_payment_batch >> record_approval() >> publish
+    publish >> close_day()
 
 
 claims_daily()

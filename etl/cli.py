@@ -72,6 +72,7 @@ def main(argv: list[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    logging.getLogger("great_expectations").setLevel(logging.WARNING)
     from etl.config import ConfigError, load_program
     from etl.errors import ReliefError
     from etl.settings import Settings

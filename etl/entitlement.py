@@ -29,7 +29,7 @@ class BusinessState:
     loss_krw: int
     surviving_claims: int
     services: str
-    status: str  # tier | review_pending | review_approved | review_rejected | no_loss
+    status: str  # tier | review_pending | review_approved | review_rejected | held | no_loss
     basis: str | None  # the payment basis a payment for this entitlement carries
     entitlement_krw: int
     bank: dict | None  # {bank_code, account_no, account_holder} from the latest counted claim with them
@@ -74,13 +74,26 @@ def counted_claims(surviving: Iterable[Mapping]) -> list[Mapping]:
 
 
 def business_state(
-    claimant_key: str, claims: Iterable[Mapping], decision: Decision | None, program: Program
+    claimant_key: str,
+    claims: Iterable[Mapping],
+    decision: Decision | None,
+    program: Program,
+    hold: str | None = None,
+    returned_accounts: frozenset[tuple[str, str]] = frozenset(),
 ) -> BusinessState:
-    """One business's loss, tier or review status, and entitlement as of a day."""
+    """One business's loss, tier or review status, and entitlement as of a day.
+
+    `hold` (a fraud check's reason) puts the business under review until the council decides;
+    bank details the bank has returned a payment to are not used again.
+    """
     counted = counted_claims(surviving_claims(c for c in claims if c["claimant_key"] == claimant_key))
     loss = sum(int(c["claimed_loss_krw"] or 0) for c in counted)
     latest = max(counted, key=_claim_order) if counted else None
     with_bank = [c for c in counted if c["bank_code"] and c["account_no"]]
+    if with_bank and returned_accounts:
+        newest = max(with_bank, key=_claim_order)
+        if (newest["bank_code"], newest["account_no"]) in returned_accounts:
+            with_bank = []  # the latest details were returned by the bank: wait for new ones
     bank_claim = max(with_bank, key=_claim_order) if with_bank else None
     bank = (
         {
@@ -95,7 +108,10 @@ def business_state(
     basis = None
     if loss <= 0:
         status, entitlement = "no_loss", 0
-    elif loss > program.review_threshold_krw:
+    elif hold and decision is None:
+        tier = program.tier_for(loss)
+        status, entitlement = "held", tier.support_krw if tier else 0
+    elif loss > program.review_threshold_krw or hold:
         if decision is None:
             status, entitlement = "review_pending", 0
         elif decision.decision == "approved":
@@ -127,7 +143,7 @@ def payment_due(state: BusinessState, paid_before_krw: int) -> PaymentDue | None
     keeps what it has. Without bank details nothing is paid yet: the amount stays owed.
     """
     due = state.entitlement_krw - paid_before_krw
-    if due <= 0 or state.bank is None or state.business_reg_no is None:
+    if due <= 0 or state.bank is None or state.business_reg_no is None or state.status == "held":
         return None
     basis = state.basis
     if basis != "review_approved" and paid_before_krw > 0:

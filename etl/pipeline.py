@@ -12,6 +12,7 @@ import datetime as dt
 import hashlib
 import json
 import logging
+import os
 import re
 from collections import Counter
 from pathlib import Path
@@ -21,6 +22,7 @@ from etl.claims import CLAIMANT_TYPES, REASONS, damage_category, load_services, 
 from etl.config import Program
 from etl.csvfile import MalformedFileError
 from etl.decisions import parse_decisions_file, reject
+from etl.returns import parse_returns_file, reconcile
 from etl.entitlement import Decision, business_state, group_by_claimant, payment_due, payment_id
 from etl.errors import InboxFileError, OutOfOrderRun, ReliefError, ValidationFailed
 from etl.settings import Settings
@@ -243,37 +245,97 @@ def _touched_keys(conn, settings: Settings, day: dt.date, decisions: list[dict])
     return keys
 
 
+def _optional_inbox_file(settings: Settings, kind: str, day: dt.date, parse):
+    """Parse an optional inbox file (decisions, returns); a malformed file stops the day."""
+    path = settings.inbox / f"{kind}_{day:%Y%m%d}.csv"
+    if not path.exists():
+        return None
+    try:
+        return parse(path)
+    except MalformedFileError as exc:
+        raise InboxFileError(f"{kind} file for {day} unusable: {exc}; nothing published for this day") from None
+
+
+def _mask(account_no: str) -> str:
+    return "*" * max(len(account_no) - 4, 0) + account_no[-4:]
+
+
+def _fraud_holds(conn, program: Program, run_date: str) -> dict[str, tuple[str, str]]:
+    """Businesses to hold for review: an account on too many businesses, or one holder+phone on several."""
+    holds: dict[str, tuple[str, str]] = {}
+    limit = program.max_businesses_per_account
+    for r in Warehouse.rows(conn, "shared_accounts", run_date=run_date):
+        if r["businesses"] > limit:
+            holds[r["claimant_key"]] = (
+                "shared_account",
+                f"bank account {r['bank_code']}-{_mask(r['account_no'])} given by {r['businesses']} businesses"
+                f" (more than {limit})",
+            )
+    contacts: dict[tuple[str, str], list[str]] = {}
+    for r in Warehouse.rows(conn, "shared_contacts", run_date=run_date):
+        contacts.setdefault((r["account_holder"], r["phone"]), []).append(r["claimant_key"])
+    for keys in contacts.values():
+        if len(keys) > 1:
+            for key in keys:
+                holds.setdefault(key, (
+                    "suspected_duplicate",
+                    f"same account holder and phone as {len(keys) - 1} other business number(s):"
+                    f" {', '.join(k for k in sorted(keys) if k != key)}",
+                ))
+    return holds
+
+
 def compute_day(settings: Settings, program: Program, day: dt.date) -> dict:
-    """Each touched business's entitlement, diffed against the ledger: the day's payments (not yet published)."""
+    """Each touched business's entitlement, diffed against the ledger: the day's payments (not yet published).
+
+    Applies the day's council decisions and bank results first; fraud checks hold businesses for review.
+    """
     run_date = day.isoformat()
     wh = Warehouse(settings.db_url)
-    decisions_path = settings.inbox / f"decisions_{day:%Y%m%d}.csv"
-    if decisions_path.exists():
-        try:
-            parsed_decisions = parse_decisions_file(decisions_path)
-        except MalformedFileError as exc:
-            raise InboxFileError(f"decisions file for {run_date} unusable: {exc}; nothing published for this day") from None
-    else:
-        parsed_decisions = None
+    parsed_decisions = _optional_inbox_file(settings, "decisions", day, parse_decisions_file)
+    parsed_returns = _optional_inbox_file(settings, "returns", day, parse_returns_file)
     candidate_decisions = parsed_decisions.decisions if parsed_decisions else []
     decision_errors = list(parsed_decisions.errors) if parsed_decisions else []
+    return_results = parsed_returns.results if parsed_returns else []
+    return_errors = list(parsed_returns.errors) if parsed_returns else []
 
     with wh.begin() as conn:
         status = Warehouse.rows(conn, "day_run", run_date=run_date)
-        if not status or status[0]["status"] not in ("staged", "computed", "published"):
+        if not status or status[0]["status"] not in ("staged", "computed", "published", "rejected"):
             raise ReliefError(f"{run_date} has not been staged: run the stage step first")
         Warehouse.run(conn, "reset_day_results", run_date=run_date)
-        keys = _touched_keys(conn, settings, day, candidate_decisions)
-        Warehouse.executemany(conn, "insert_touched_keys", ({"run_date": run_date, "claimant_key": k} for k in sorted(keys)))
-        claims = group_by_claimant(Warehouse.rows(conn, "business_claims", run_date=run_date))
 
-        # Decisions: only for a known business that is under review as of today.
+        # Bank results: only for payments issued before today.
+        Warehouse.executemany(conn, "insert_payment_return", ({**r, "run_date": run_date} for r in return_results))
+        issued = {r["payment_id"]: r for r in Warehouse.rows(conn, "issued_payments", run_date=run_date)}
+        unknown = [r for r in return_results if r["payment_id"] not in issued]
+        Warehouse.executemany(conn, "delete_payment_return", ({"run_date": run_date, "line_no": r["line_no"]} for r in unknown))
+        return_errors += [{**r, "reason": "unknown_payment"} for r in unknown]
+        Warehouse.executemany(conn, "insert_return_error", ({**e, "run_date": run_date} for e in return_errors))
+
+        keys = _touched_keys(conn, settings, day, candidate_decisions)
+        keys |= {p["claimant_key"] for p in issued.values()}
+        Warehouse.executemany(conn, "insert_touched_keys", ({"run_date": run_date, "claimant_key": k} for k in sorted(keys)))
+        holds = _fraud_holds(conn, program, run_date)
+        extra = sorted(set(holds) - keys)
+        Warehouse.executemany(conn, "insert_touched_keys", ({"run_date": run_date, "claimant_key": k} for k in extra))
+        keys |= set(extra)
+        claims = group_by_claimant(Warehouse.rows(conn, "business_claims", run_date=run_date))
+        returned: dict[str, set[tuple[str, str]]] = {}
+        for r in Warehouse.rows(conn, "returned_payments", run_date=run_date):
+            returned.setdefault(r["claimant_key"], set()).add((r["bank_code"], r["account_no"]))
+
+        def state_of(key: str, decision: Decision | None):
+            hold = holds.get(key, (None,))[0]
+            return business_state(key, claims.get(key, []), decision, program, hold=hold,
+                                  returned_accounts=frozenset(returned.get(key, ())))
+
+        # Decisions: only for a known business that is under review (over the threshold, or held) today.
         applied = []
         for d in candidate_decisions:
-            state = business_state(d["claimant_key"], claims.get(d["claimant_key"], []), None, program)
             if d["claimant_key"] not in claims:
                 decision_errors.append(reject(d, "unknown_claimant"))
-            elif state.status != "review_pending":
+            elif state_of(d["claimant_key"], None).status not in ("review_pending", "held"):
                 decision_errors.append(reject(d, "not_under_review"))
             else:
                 applied.append(d)
@@ -286,9 +348,9 @@ def compute_day(settings: Settings, program: Program, day: dt.date) -> dict:
         }
         paid_before = {r["claimant_key"]: int(r["paid_krw"]) for r in Warehouse.rows(conn, "paid_before", run_date=run_date)}
 
-        states, dues = [], []
+        states, dues, hold_rows = [], [], []
         for key in sorted(claims):
-            state = business_state(key, claims[key], standing.get(key), program)
+            state = state_of(key, standing.get(key))
             if state.surviving_claims == 0:
                 continue  # not a small business with a loss claim: counted and reported, never paid
             due = payment_due(state, paid_before.get(key, 0))
@@ -309,6 +371,9 @@ def compute_day(settings: Settings, program: Program, day: dt.date) -> dict:
                     "has_bank_details": int(state.bank is not None),
                 }
             )
+            if state.status == "held":
+                hold_rows.append({"run_date": run_date, "claimant_key": key, "reason": holds[key][0],
+                                  "detail": holds[key][1]})
             if due:
                 dues.append(due)
 
@@ -318,17 +383,22 @@ def compute_day(settings: Settings, program: Program, day: dt.date) -> dict:
             for i, due in enumerate(sorted(dues, key=lambda d: d.claimant_key), start=1)
         ]
         Warehouse.executemany(conn, "insert_business_state", states)
+        Warehouse.executemany(conn, "insert_hold", hold_rows)
         Warehouse.executemany(conn, "insert_payment", payments)
         Warehouse.run(conn, "set_day_status", run_date=run_date, status="computed", updated_at=_now())
 
     result = {
+        "run_date": run_date,
         "businesses_touched": len(keys),
         "payments": len(payments),
         "control_sum_krw": sum(p["amount_krw"] for p in payments),
         "largest_payment_krw": max((p["amount_krw"] for p in payments), default=0),
         "review_pending": sum(1 for s in states if s["status"] == "review_pending"),
+        "held": len(hold_rows),
         "decisions_applied": len(applied),
         "decision_errors": len(decision_errors),
+        "bank_results": len(return_results) - len(unknown),
+        "bank_result_errors": len(return_errors),
     }
     log.info("computed %s: %s", run_date, result)
     return result
@@ -363,7 +433,13 @@ def publish_day(settings: Settings, program: Program, day: dt.date, run_id: str,
         queue = Warehouse.rows(conn, "review_queue", run_date=run_date)
         decision_errors = Warehouse.rows(conn, "day_decision_errors", run_date=run_date)
         awaiting = Warehouse.rows(conn, "awaiting_bank_details", run_date=run_date)[0]
+        held = Warehouse.rows(conn, "current_holds", run_date=run_date)
+        return_errors = Warehouse.rows(conn, "day_return_errors", run_date=run_date)
+        reconciliation = reconcile(Warehouse.rows(conn, "reconciliation", run_date=run_date), run_date)
 
+    from etl.approval import require_approval
+
+    approval = require_approval(settings, day)
     day_counts["payments"] = len(payments)
     day_counts["paid_krw"] = sum(int(p["amount_krw"]) for p in payments)
     base = json.loads(previous[0]["cumulative_counts"]) if previous else empty_counts()
@@ -411,7 +487,14 @@ def publish_day(settings: Settings, program: Program, day: dt.date, run_id: str,
         folder, "decisions_errors.csv", ["line_no", "claimant_key", "reason", "detail", "raw_row"],
         ([e["line_no"], e["claimant_key"], e["reason"], e["detail"], e["raw"]] for e in decision_errors),
     )
-    outbox.finish_folder(folder, [f_queue, f_err], {**header, "rows": f_queue.rows})
+    f_holds = outbox.write_csv(
+        folder, "holds.csv",
+        ["claimant_key", "business_reg_no", "business_name", "reason", "detail", "loss_krw", "entitlement_krw",
+         "already_paid_krw", "held_on"],
+        ([h["claimant_key"], h["business_reg_no"], h["claimant_name"], h["reason"], h["detail"], h["loss_krw"],
+          h["entitlement_krw"], h["paid_krw"], h["held_on"]] for h in held),
+    )
+    outbox.finish_folder(folder, [f_queue, f_err, f_holds], {**header, "rows": f_queue.rows, "holds": f_holds.rows})
 
     summary = {
         **header,
@@ -419,14 +502,22 @@ def publish_day(settings: Settings, program: Program, day: dt.date, run_id: str,
         "cumulative": cumulative,
         "open": {
             "review_queue": len(queue),
+            "held_for_review": len({h["claimant_key"] for h in held}),
             "awaiting_bank_details": int(awaiting["businesses"]),
             "awaiting_bank_details_krw": int(awaiting["owed_krw"]),
         },
         "reference": program.reference_claims,
     }
+    if not reconciliation["balanced"]:
+        raise ReliefError(f"{run_date}: the reconciliation does not balance: {reconciliation['cumulative']}")
     folder = outbox.begin_folder(root / "reports" / run_date)
     f = outbox.write_json(folder, "summary.json", summary)
-    outbox.finish_folder(folder, [f], header)
+    f_rec = outbox.write_json(folder, "reconciliation.json", {**header, **reconciliation})
+    f_ret = outbox.write_csv(
+        folder, "returns_errors.csv", ["line_no", "payment_id", "reason", "raw_row"],
+        ([e["line_no"], e["payment_id"], e["reason"], e["raw"]] for e in return_errors),
+    )
+    outbox.finish_folder(folder, [f, f_rec, f_ret], header)
 
     control_sum = day_counts["paid_krw"]
     folder = outbox.begin_folder(root / "payments" / run_date)
@@ -439,7 +530,8 @@ def publish_day(settings: Settings, program: Program, day: dt.date, run_id: str,
         files,
         {**header, "rows": f.rows, "control_sum_krw": control_sum,
          "largest_payment_krw": max((int(p["amount_krw"]) for p in payments), default=0),
-         "sha256": f.sha256, "currency": "KRW"},
+         "sha256": f.sha256, "currency": "KRW", "approved_by": approval["decided_by"],
+         "approved_at": approval["decided_at"]},
     )
 
     with wh.begin() as conn:
@@ -477,7 +569,13 @@ def _bool(value) -> str:
 
 def run_day(settings: Settings, program: Program, day: dt.date, run_id: str | None = None,
             approve: bool | None = None, validate: bool = True) -> dict:
-    """Stage, validate, compute, validate, publish one day: what the DAG does, in one process."""
+    """Stage, validate, compute, validate, approve, publish one day: what the DAG does, in one process.
+
+    The batch is approved by `approve=True` (a person running the command) or by the program's
+    auto-approval switch; otherwise the day stops computed, awaiting approval (AwaitingApproval).
+    """
+    from etl.approval import AUTO_APPROVER, AwaitingApproval, batch_facts, record_decision
+
     run_id = run_id or f"cli__{_now()}"
     stage_day(settings, program, day, run_id)
     if validate:
@@ -489,6 +587,17 @@ def run_day(settings: Settings, program: Program, day: dt.date, run_id: str | No
         from etl.validate import validate_day_payments
 
         validate_day_payments(settings, program, day)
+    if approve:
+        record_decision(settings, day, True, f"relief run-day --approve ({os.environ.get('USER', 'unknown')})")
+    elif program.auto_approve_payments:
+        record_decision(settings, day, True, AUTO_APPROVER)
+    else:
+        facts = batch_facts(settings, day)
+        raise AwaitingApproval(
+            f"{day}: payment batch computed and validated, awaiting approval ({facts['payments']} payments,"
+            f" control sum {facts['control_sum_krw']:,} KRW, largest {facts['largest_payment_krw']:,} KRW):"
+            f" rerun with --approve to release it"
+        )
     return {**computed, **publish_day(settings, program, day, run_id, require_validation=validate)}
 
 

@@ -31,6 +31,7 @@ def load_suite_doc(name: str) -> dict:
 @functools.cache
 def _batch_definition():
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+    logging.getLogger("great_expectations").setLevel(logging.WARNING)
     import great_expectations as gx
     from great_expectations.data_context.types.base import ProgressBarsConfig
 

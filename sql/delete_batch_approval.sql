@@ -1,0 +1,1 @@
+delete from batch_approvals where run_date = :run_date

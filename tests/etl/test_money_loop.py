@@ -1,0 +1,167 @@
+"""The money loop: maker-checker, bank returns and re-payment, reconciliation, fraud holds."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import shutil
+
+import pytest
+
+from etl.approval import AwaitingApproval, record_decision
+from etl.config import load_program
+from tests.builders import claim, make_brn
+
+BIZ = make_brn(11)
+
+
+@pytest.fixture
+def manual_program(tmp_path, program):
+    """The 1015 program with automatic approval switched off (a person approves each batch)."""
+    text = open(program.path, encoding="utf-8").read().replace("auto_approve_payments = true", "auto_approve_payments = false")
+    path = tmp_path / "manual.toml"
+    path.write_text(text, encoding="utf-8")
+    shutil.copy(program.services_path, tmp_path / program.services_path.name)
+    return load_program(path)
+
+
+def returns_csv(rows: list[tuple[str, str, str]]) -> bytes:
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\r\n")
+    writer.writerow(["payment_id", "status", "reason"])
+    writer.writerows(rows)
+    return buf.getvalue().encode()
+
+
+def run(ws, program, day, approve=None):
+    import datetime as dt
+
+    from etl.pipeline import run_day
+
+    return run_day(ws.settings, program, dt.date.fromisoformat(day), run_id=f"test__{day}", approve=approve, validate=False)
+
+
+def test_without_approval_nothing_is_published_and_approving_releases_the_batch(ws, manual_program):
+    ws.deliver("2022-10-16", [claim(receipt_no="R1", business_reg_no=BIZ)])
+    with pytest.raises(AwaitingApproval, match="1 payments, control sum 30,000 KRW, largest 30,000 KRW"):
+        run(ws, manual_program, "2022-10-16")
+    assert not (ws.settings.outbox / "payments").exists()
+    run(ws, manual_program, "2022-10-16", approve=True)
+    manifest = json.loads((ws.settings.outbox / "payments" / "2022-10-16" / "manifest.json").read_text())
+    assert manifest["approved_by"].startswith("relief run-day --approve")
+    assert manifest["control_sum_krw"] == 30_000
+
+
+def test_a_rejected_batch_publishes_nothing_and_leaves_the_ledger_as_it_was(ws, manual_program):
+    import datetime as dt
+
+    from etl.pipeline import compute_day, publish_day, stage_day
+    from etl.warehouse import Warehouse
+
+    ws.deliver("2022-10-16", [claim(receipt_no="R1", business_reg_no=BIZ)])
+    day = dt.date(2022, 10, 16)
+    stage_day(ws.settings, manual_program, day, "r1")
+    compute_day(ws.settings, manual_program, day)
+    decided = record_decision(ws.settings, day, False, "park.finance")
+    assert decided["decision"] == "rejected" and decided["payments"] == 1
+    with Warehouse(ws.settings.db_url).begin() as conn:
+        assert Warehouse.rows(conn, "day_payments", run_date="2022-10-16") == []
+        assert Warehouse.rows(conn, "day_run", run_date="2022-10-16")[0]["status"] == "rejected"
+    with pytest.raises(Exception, match="not been computed"):
+        publish_day(ws.settings, manual_program, day, "r1", require_validation=False)
+    assert not (ws.settings.outbox / "payments").exists()
+    # Computed again and approved, the same batch goes out.
+    run(ws, manual_program, "2022-10-16", approve=True)
+    assert [p["amount_krw"] for p in ws.payments("2022-10-16")] == ["30000"]
+
+
+def test_an_approval_covers_only_the_batch_it_saw(ws, manual_program):
+    import datetime as dt
+
+    from etl.approval import require_approval
+    from etl.pipeline import compute_day, stage_day
+    from etl.warehouse import Warehouse
+
+    ws.deliver("2022-10-16", [claim(receipt_no="R1", business_reg_no=BIZ)])
+    day = dt.date(2022, 10, 16)
+    stage_day(ws.settings, manual_program, day, "r1")
+    compute_day(ws.settings, manual_program, day)
+    record_decision(ws.settings, day, True, "kim.finance")
+    with Warehouse(ws.settings.db_url).begin() as conn:  # the batch changes after approval
+        conn.exec_driver_sql("update payments set amount_krw = 31000 where run_date = '2022-10-16'")
+    with pytest.raises(AwaitingApproval, match="changed after it was approved"):
+        require_approval(ws.settings, day)
+
+
+def test_a_returned_payment_is_paid_again_once_new_bank_details_arrive(ws, program):
+    ws.deliver("2022-10-16", [claim(receipt_no="R1", business_reg_no=BIZ, claimed_loss_krw=400_000)])
+    run(ws, program, "2022-10-16")
+    [first] = ws.payments("2022-10-16")
+    assert first["amount_krw"] == "50000"
+
+    ws.deliver("2022-10-17", [])
+    ws.settings.inbox.joinpath("returns_20221017.csv").write_bytes(
+        returns_csv([(first["payment_id"], "returned", "account closed"), ("P1015-20990101-0000001", "settled", "")])
+    )
+    run(ws, program, "2022-10-17")
+    assert ws.payments("2022-10-17") == []  # the same account is not paid again
+    rec = json.loads((ws.settings.outbox / "reports" / "2022-10-17" / "reconciliation.json").read_text())
+    assert rec["cumulative"]["returned"] == {"count": 1, "krw": 50_000}
+    assert rec["balanced"] is True
+    errors = ws.csv_rows("reports", "2022-10-17", "returns_errors.csv")
+    assert [(e["payment_id"], e["reason"]) for e in errors] == [("P1015-20990101-0000001", "unknown_payment")]
+    assert ws.summary("2022-10-17")["open"]["awaiting_bank_details"] == 1
+
+    ws.deliver("2022-10-18", [claim(receipt_no="R2", business_reg_no=BIZ, service="talk_channel", claimed_loss_krw=10_000,
+                                    account_no="333-22-111111", received_at="2022-10-18T09:00:00+09:00")])
+    run(ws, program, "2022-10-18")
+    [again] = ws.payments("2022-10-18")
+    assert (again["amount_krw"], again["account_no"], again["basis"]) == ("50000", "33322111111", "tier_50000")
+
+    ws.deliver("2022-10-19", [])
+    ws.settings.inbox.joinpath("returns_20221019.csv").write_bytes(returns_csv([(again["payment_id"], "settled", "")]))
+    run(ws, program, "2022-10-19")
+    rec = json.loads((ws.settings.outbox / "reports" / "2022-10-19" / "reconciliation.json").read_text())
+    c = rec["cumulative"]
+    assert c["issued"] == {"count": 2, "krw": 100_000}
+    assert c["settled"] == {"count": 1, "krw": 50_000} and c["returned"] == {"count": 1, "krw": 50_000}
+    assert c["outstanding"] == {"count": 0, "krw": 0}
+    assert rec["day"]["settled"] == {"count": 1, "krw": 50_000}
+
+
+def test_one_account_on_too_many_businesses_holds_them_all(ws, program):
+    shared = {"bank_code": "004", "account_no": "402-21-0918-771", "account_holder": "이대포"}
+    limit = program.max_businesses_per_account
+    rows = [claim(receipt_no=f"R{i}", business_reg_no=make_brn(100 + i), **shared) for i in range(limit + 1)]
+    rows.append(claim(receipt_no="OK", business_reg_no=make_brn(500)))
+    ws.deliver("2022-10-16", rows)
+    run(ws, program, "2022-10-16")
+    assert [p["claimant_key"] for p in ws.payments("2022-10-16")] == [make_brn(500)]
+    holds = ws.csv_rows("reviews", "2022-10-16", "holds.csv")
+    assert {h["claimant_key"] for h in holds} == {make_brn(100 + i) for i in range(limit + 1)}
+    assert all(h["reason"] == "shared_account" and "0918771"[-4:] in h["detail"] for h in holds)
+    assert all("4020918" not in h["detail"] for h in holds)  # the account number is masked
+    assert ws.summary("2022-10-16")["open"]["held_for_review"] == limit + 1
+
+    # The council releases one of them: the approved amount is paid.
+    ws.deliver("2022-10-17", [])
+    ws.deliver_decisions("2022-10-17", [{"claimant_key": make_brn(100), "decision": "approved",
+                                         "approved_amount_krw": "30000", "decided_by": "council",
+                                         "decided_at": "2022-10-17T10:00:00+09:00"}])
+    run(ws, program, "2022-10-17")
+    assert [(p["claimant_key"], p["basis"]) for p in ws.payments("2022-10-17")] == [(make_brn(100), "review_approved")]
+
+
+def test_the_same_holder_and_phone_under_two_business_numbers_is_a_suspected_duplicate(ws, program):
+    ws.deliver("2022-10-16", [
+        claim(receipt_no="R1", business_reg_no=make_brn(7), phone="010-5555-0101", account_holder="최수상"),
+        claim(receipt_no="R2", business_reg_no=make_brn(8), phone="01055550101", account_holder="최수상",
+              service="talk_channel"),
+    ])
+    run(ws, program, "2022-10-16")
+    assert ws.payments("2022-10-16") == []
+    holds = ws.csv_rows("reviews", "2022-10-16", "holds.csv")
+    assert sorted((h["claimant_key"], h["reason"]) for h in holds) == [
+        (make_brn(7), "suspected_duplicate"), (make_brn(8), "suspected_duplicate"),
+    ]
