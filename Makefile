@@ -15,7 +15,7 @@ export AIRFLOW__CORE__DEFAULT_TIMEZONE := Asia/Seoul
 export GX_ANALYTICS_ENABLED := False
 export NO_PROXY := *
 
-.PHONY: install demo test airflow bench clean
+.PHONY: install demo test airflow airflow-celery bench clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -35,6 +35,10 @@ test: $(STAMP)
 ## airflow: the Airflow UI (standalone) over the same DAGs and metadata as the demo
 airflow: $(STAMP)
 	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/airflow standalone
+
+## airflow-celery: Airflow with the CeleryExecutor on the local PostgreSQL (metadata, warehouse) and Redis (broker)
+airflow-celery: $(STAMP)
+	PATH=$(CURDIR)/$(BIN):$$PATH scripts/airflow_celery.sh
 
 ## bench: the intake window at scale 1 and 10 (figures for the README)
 bench: $(STAMP)

@@ -28,7 +28,15 @@ import datetime as dt
 
 import pendulum
 from airflow.providers.standard.operators.hitl import ApprovalOperator
-from airflow.sdk import CronDataIntervalTimetable, TriggerRule, dag, task
+from airflow.sdk import (
+    CronDataIntervalTimetable,
+    ExceptionRetryPolicy,
+    RetryAction,
+    RetryRule,
+    TriggerRule,
+    dag,
+    task,
+)
 
 KST = "Asia/Seoul"
 APPROVAL_BODY = """\
@@ -58,6 +66,11 @@ leaves the ledger as it was; clear the run to compute it again.
         "retries": 2,
         "retry_delay": dt.timedelta(minutes=2),
         "depends_on_past": True,
+        # A bad inbox file, a failed audit or an out-of-order day fails the same way every time:
+        # fail at once with the message instead of retrying; other errors (database, disk) retry.
+        "retry_policy": ExceptionRetryPolicy(
+            rules=[RetryRule(exception="etl.errors.ReliefError", action=RetryAction.FAIL, reason="deterministic")]
+        ),
     },
     tags=["relief", "claims", "payments"],
     doc_md=__doc__,
@@ -122,7 +135,6 @@ def claims_daily():
         task_id="approve_payment_batch",
         subject="Release the 1015 relief payment batch for {{ ti.xcom_pull(task_ids='compute_payments')['run_date'] }}?",
         body=APPROVAL_BODY,
-        retries=0,
     )
 
     @task
@@ -143,7 +155,7 @@ def claims_daily():
         settings, program, day = task_setup(logical_date, dag_run.run_after)
         return publish_day(settings, program, day, dag_run.run_id)
 
-    @task(trigger_rule=TriggerRule.ALL_DONE)
+    @task(trigger_rule=TriggerRule.NONE_FAILED)
     def close_day(logical_date=None, dag_run=None, ti=None) -> str:
         """After a rejection the computed batch is discarded; otherwise nothing to do."""
         from etl.approval import record_decision

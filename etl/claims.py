@@ -23,7 +23,7 @@ CHANNELS = {"web", "kakaotalk", "phone", "email"}
 CLAIMANT_TYPES = ("individual", "small_business", "enterprise")
 BUSINESS_TYPES = {"small_business", "enterprise"}
 _BOOLS = {"true": True, "false": False}
-_ACCOUNT = re.compile(r"^\d[\d-]*\d$")
+_ACCOUNT = re.compile(r"^[0-9][0-9-]*[0-9]$")
 _UTC = dt.timezone.utc
 
 # Every reason a row can be quarantined for, in the order the checks run (README documents them).
@@ -57,11 +57,15 @@ class Service:
 
 
 def load_services(path: Path) -> dict[str, Service]:
+    """The service catalogue; a `kakao_corp` other than true/false is an error, not a silent false."""
+    services = {}
     with open(path, newline="", encoding="utf-8") as fh:
-        return {
-            r["service_code"]: Service(r["service_code"], r["service_name_ko"], r["operator"], r["kakao_corp"] == "true")
-            for r in csv.DictReader(fh)
-        }
+        for r in csv.DictReader(fh):
+            flag = r["kakao_corp"].strip().lower()
+            if flag not in _BOOLS:
+                raise ValueError(f"{path}: service {r['service_code']!r} has kakao_corp={r['kakao_corp']!r}, not true/false")
+            services[r["service_code"]] = Service(r["service_code"], r["service_name_ko"], r["operator"], _BOOLS[flag])
+    return services
 
 
 @dataclass
@@ -100,9 +104,9 @@ def _amount(value: str) -> int:
     text = value.strip()
     if not text:
         raise RowError("missing_amount")
-    if re.fullmatch(r"-\d+", text):
+    if re.fullmatch(r"-[0-9]+", text):
         raise RowError("negative_amount", f"claimed_loss_krw is {text}")
-    if not re.fullmatch(r"\+?\d+", text):
+    if not re.fullmatch(r"\+?[0-9]+", text):
         raise RowError("bad_amount", f"claimed_loss_krw is {text[:40]!r}")
     return int(text)
 
@@ -142,7 +146,7 @@ def normalise_row(values: dict[str, str], services: dict[str, Service]) -> dict:
     bank_code = values["bank_code"].strip()
     account_no = values["account_no"].strip()
     if bank_code or account_no:
-        if not (re.fullmatch(r"\d{3}", bank_code) and _ACCOUNT.fullmatch(account_no)):
+        if not (re.fullmatch(r"[0-9]{3}", bank_code) and _ACCOUNT.fullmatch(account_no)):
             raise RowError("bad_bank_details")
         account_no = account_no.replace("-", "")
     return {

@@ -125,5 +125,9 @@ def read_records(path: Path, expected_header: list[str]) -> Iterator[Record]:
 
 
 def _looks_like_record(line: str, width: int) -> bool:
-    """A line that starts a record: an unquoted first field and the full count of separators."""
-    return bool(line) and line[0] not in '" ' and line.count(",") >= width - 1
+    """A line that starts a record: at least the separators of a full record (quoted or not).
+
+    A continuation line of a quoted free-text field rarely holds that many commas; when one does,
+    the record it belongs to is quarantined as broken quoting rather than rows being swallowed.
+    """
+    return bool(line) and not line[0].isspace() and line.count(",") >= width - 1

@@ -50,7 +50,7 @@ def parse_decisions_file(path: Path) -> ParsedDecisions:
             continue
         amount = None
         if decision == "approved":
-            if not re.fullmatch(r"\d+", row["approved_amount_krw"]) or int(row["approved_amount_krw"]) <= 0:
+            if not re.fullmatch(r"[0-9]+", row["approved_amount_krw"]) or int(row["approved_amount_krw"]) <= 0:
                 parsed.errors.append(_error(rec.line_no, key, "bad_amount", rec.raw))
                 continue
             amount = int(row["approved_amount_krw"])

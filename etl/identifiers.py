@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 _BRN_WEIGHTS = (1, 3, 7, 1, 3, 7, 1, 3, 5)
-_BRN_SHAPE = re.compile(r"^(\d{3})-?(\d{2})-?(\d{5})$")
+_BRN_SHAPE = re.compile(r"^([0-9]{3})-?([0-9]{2})-?([0-9]{5})$")
 _PHONE_SEPARATORS = re.compile(r"[\s\-.()]")
 
 
@@ -47,6 +47,6 @@ def normalise_phone(value: str) -> str | None:
         digits = "0" + digits[2:]
     if digits.startswith("00"):  # +82 0 10 ... written with the trunk zero kept
         digits = digits[1:]
-    if re.fullmatch(r"01[016789]\d{7,8}", digits):
+    if re.fullmatch(r"01[016789][0-9]{7,8}", digits):
         return digits
     return None

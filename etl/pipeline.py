@@ -14,6 +14,7 @@ import json
 import logging
 import os
 import re
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -577,16 +578,23 @@ def run_day(settings: Settings, program: Program, day: dt.date, run_id: str | No
     from etl.approval import AUTO_APPROVER, AwaitingApproval, batch_facts, record_decision
 
     run_id = run_id or f"cli__{_now()}"
-    stage_day(settings, program, day, run_id)
-    if validate:
-        from etl.validate import validate_day_claims
+    timings: dict[str, float] = {}
 
-        validate_day_claims(settings, program, day)
-    computed = compute_day(settings, program, day)
-    if validate:
-        from etl.validate import validate_day_payments
+    def timed(stage: str, fn, *args):
+        started = time.perf_counter()
+        try:
+            return fn(*args)
+        finally:
+            timings[stage] = round(time.perf_counter() - started, 4)
 
-        validate_day_payments(settings, program, day)
+    staged = timed("stage", stage_day, settings, program, day, run_id)
+    if validate:
+        from etl.validate import validate_day_claims, validate_day_payments
+
+        timed("validate_claims", validate_day_claims, settings, program, day)
+    computed = timed("compute", compute_day, settings, program, day)
+    if validate:
+        timed("validate_payments", validate_day_payments, settings, program, day)
     if approve:
         record_decision(settings, day, True, f"relief run-day --approve ({os.environ.get('USER', 'unknown')})")
     elif program.auto_approve_payments:
@@ -598,7 +606,8 @@ def run_day(settings: Settings, program: Program, day: dt.date, run_id: str | No
             f" control sum {facts['control_sum_krw']:,} KRW, largest {facts['largest_payment_krw']:,} KRW):"
             f" rerun with --approve to release it"
         )
-    return {**computed, **publish_day(settings, program, day, run_id, require_validation=validate)}
+    published = timed("publish", publish_day, settings, program, day, run_id, validate)
+    return {**staged, **computed, **published, "seconds": timings}
 
 
 def run_days(settings: Settings, program: Program, first: dt.date, last: dt.date,

@@ -63,3 +63,9 @@ def test_file_level_problems_stop_the_file(tmp_path, data, problem):
 def test_unreadable_path(tmp_path):
     with pytest.raises(MalformedFileError, match="directory"):
         list(read_records(tmp_path, HEADER))
+
+
+def test_a_fully_quoted_file_recovers_after_a_broken_row(tmp_path):
+    recs = records(tmp_path, b'a,b,c\n"1","2","never closed\n"2","3","4"\n"3","4","5"\n')
+    assert recs[0].error == "bad_quoting"
+    assert [r.fields for r in recs[1:]] == [["2", "3", "4"], ["3", "4", "5"]]

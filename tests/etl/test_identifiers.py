@@ -38,3 +38,7 @@ def test_every_common_phone_form_normalises(phone):
 @pytest.mark.parametrize("bad", ["1234", "02-123-4567", "phone", "010-1234-567a", ""])
 def test_non_mobile_numbers_are_not_keys(bad):
     assert normalise_phone(bad) is None
+
+
+def test_full_width_digits_are_not_ascii_digits():
+    assert normalise_brn("２１１８６０７７１９") == (None, "bad_business_reg_no")
