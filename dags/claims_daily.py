@@ -11,7 +11,7 @@ The run's **logical date** (in KST) is the day it processes: `claims_YYYYMMDD.cs
 | `validate_claims` | Great Expectations suite `claims_staged` | a critical failure stops the day; results kept |
 | `compute_payments` | applies council decisions, recomputes touched businesses, diffs against the ledger | |
 | `validate_payments` | Great Expectations suite `payments_batch` | a critical failure stops the day; results kept |
-| `route_batch` | auto-approval (program config) or a person | |
+| `route_batch` | a person approves every batch with payments, unless the program config approves automatically | |
 | `approve_payment_batch` | **maker-checker**: finance approves the batch in *Required actions*, seeing its count, control sum and largest payment | *Reject* publishes nothing |
 | `record_approval` / `auto_approve_batch` | records who released exactly this batch (its SHA-256) | |
 | `publish_outbox` | writes payments (+ ISO 20022 pain.001), reviews, exclusions, quarantine and the summary; each manifest last | |
@@ -118,18 +118,22 @@ def claims_daily():
         return validate_day_payments(settings, program, day)
 
     @task.branch
-    def route_batch() -> str:
+    def route_batch(ti=None) -> str:
+        """A person approves every batch with payments, unless the program approves automatically."""
         from etl.config import load_program
 
-        return "auto_approve_batch" if load_program().auto_approve_payments else "approve_payment_batch"
+        batch = ti.xcom_pull(task_ids="compute_payments") or {}
+        if load_program().auto_approve_payments or not batch.get("payments"):
+            return "auto_approve_batch"
+        return "approve_payment_batch"
 
     @task
     def auto_approve_batch(logical_date=None, dag_run=None) -> dict:
-        from etl.approval import AUTO_APPROVER, record_decision
+        from etl.approval import approve_automatically
         from etl.runtime import task_setup
 
-        settings, _, day = task_setup(logical_date, dag_run.run_after)
-        return record_decision(settings, day, True, AUTO_APPROVER)
+        settings, program, day = task_setup(logical_date, dag_run.run_after)
+        return approve_automatically(settings, program, day)
 
     approve_payment_batch = ApprovalOperator(
         task_id="approve_payment_batch",
@@ -157,17 +161,14 @@ def claims_daily():
 
     @task(trigger_rule=TriggerRule.NONE_FAILED)
     def close_day(logical_date=None, dag_run=None, ti=None) -> str:
-        """After a rejection the computed batch is discarded; otherwise nothing to do."""
-        from etl.approval import record_decision
+        """After a rejection (nothing failed, yet nothing published) discard the computed batch."""
+        from etl.approval import discard_unpublished_batch
         from etl.runtime import task_setup
 
-        response = ti.xcom_pull(task_ids="approve_payment_batch") or {}
-        if response.get("chosen_options") != ["Reject"]:
-            return "nothing to discard"
         settings, _, day = task_setup(logical_date, dag_run.run_after)
-        user = response.get("responded_by_user") or {}
-        record_decision(settings, day, False, f"{user.get('name', '?')} (Airflow user {user.get('id', '?')})")
-        return "batch rejected and discarded"
+        response = ti.xcom_pull(task_ids="approve_payment_batch") or {}
+        user = (response.get("responded_by_user") or {}).get("name") or "a reviewer"
+        return discard_unpublished_batch(settings, day, f"{user} (Reject in Airflow)")
 
     route = route_batch()
     wait_for_claims_file() >> stage_claims() >> validate_claims() >> compute_payments() >> validate_payments() >> route

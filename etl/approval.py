@@ -18,6 +18,7 @@ from etl.warehouse import Warehouse
 
 log = logging.getLogger(__name__)
 AUTO_APPROVER = "auto (program config approval.auto_approve_payments)"
+NOTHING_TO_APPROVE = "auto (no payments in the batch)"
 
 
 class AwaitingApproval(ReliefError):
@@ -61,6 +62,25 @@ def record_decision(settings: Settings, day: dt.date, approved: bool, decided_by
     log.info("%s payment batch %s by %s: %d payments, %d KRW", day, "approved" if approved else "REJECTED",
              decided_by, facts["payments"], facts["control_sum_krw"])
     return {**facts, "decision": "approved" if approved else "rejected", "decided_by": decided_by}
+
+
+def approve_automatically(settings: Settings, program, day: dt.date) -> dict:
+    """Approval without a person: by the program's switch, or because the batch has no payments."""
+    if program.auto_approve_payments:
+        return record_decision(settings, day, True, AUTO_APPROVER)
+    if batch_facts(settings, day)["payments"] == 0:
+        return record_decision(settings, day, True, NOTHING_TO_APPROVE)
+    raise AwaitingApproval(f"{day}: the batch has payments and the program does not approve automatically")
+
+
+def discard_unpublished_batch(settings: Settings, day: dt.date, decided_by: str) -> str:
+    """The end of a day whose batch was not released: record the rejection and discard the batch."""
+    with Warehouse(settings.db_url).begin() as conn:
+        status = Warehouse.rows(conn, "day_run", run_date=day.isoformat())
+    if status and status[0]["status"] == "published":
+        return "published: nothing to discard"
+    record_decision(settings, day, False, decided_by)
+    return "batch rejected and discarded"
 
 
 def require_approval(settings: Settings, day: dt.date) -> dict:

@@ -575,7 +575,7 @@ def run_day(settings: Settings, program: Program, day: dt.date, run_id: str | No
     The batch is approved by `approve=True` (a person running the command) or by the program's
     auto-approval switch; otherwise the day stops computed, awaiting approval (AwaitingApproval).
     """
-    from etl.approval import AUTO_APPROVER, AwaitingApproval, batch_facts, record_decision
+    from etl.approval import AwaitingApproval, approve_automatically, batch_facts, record_decision
 
     run_id = run_id or f"cli__{_now()}"
     timings: dict[str, float] = {}
@@ -595,12 +595,12 @@ def run_day(settings: Settings, program: Program, day: dt.date, run_id: str | No
     computed = timed("compute", compute_day, settings, program, day)
     if validate:
         timed("validate_payments", validate_day_payments, settings, program, day)
+    facts = batch_facts(settings, day)
     if approve:
         record_decision(settings, day, True, f"relief run-day --approve ({os.environ.get('USER', 'unknown')})")
-    elif program.auto_approve_payments:
-        record_decision(settings, day, True, AUTO_APPROVER)
+    elif program.auto_approve_payments or facts["payments"] == 0:
+        approve_automatically(settings, program, day)
     else:
-        facts = batch_facts(settings, day)
         raise AwaitingApproval(
             f"{day}: payment batch computed and validated, awaiting approval ({facts['payments']} payments,"
             f" control sum {facts['control_sum_krw']:,} KRW, largest {facts['largest_payment_krw']:,} KRW):"

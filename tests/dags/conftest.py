@@ -147,6 +147,7 @@ class AirflowHome:
     def __init__(self, home: Path, template_db: Path, ws):
         self.home = home
         self.ws = ws
+        self.extra_env: dict[str, str] = {}  # e.g. RELIEF_PROGRAM for a test program config
         home.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(template_db, home / "airflow.db")
 
@@ -166,6 +167,7 @@ class AirflowHome:
         s = self.ws.settings
         return airflow_env(
             self.home, RELIEF_INBOX=str(s.inbox), RELIEF_OUTBOX=str(s.outbox), RELIEF_DB_URL=s.db_url,
+            **self.extra_env,
         )
 
     def run_window(self, first: str, last: str | None = None, timeout: float | None = None) -> WindowRun:

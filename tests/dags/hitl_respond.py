@@ -1,29 +1,53 @@
-"""Answer the claims_daily approval task the way the Airflow UI does, for end-to-end tests.
+"""Answer claims_daily's approval task the way the Airflow UI does, for end-to-end tests.
 
-Runs beside `dag.test()` (which keeps a run alive while a Human-in-the-loop task awaits input):
-waits for `approve_payment_batch` to be awaiting input, then records the answer through Airflow's
-own HITL API route function, as the *Required actions* page would.
-Usage: python hitl_respond.py Approve|Reject [USER]
+Runs beside `dag.test()`, which keeps a run alive while a Human-in-the-loop task awaits input:
+waits for `approve_payment_batch` to await input, then records the answer through Airflow's own
+HITL API route function, as the *Required actions* page would.
+Usage: python hitl_respond.py Approve|Reject [USER [COUNT]]   (answers COUNT approvals, default 1)
 """
 
-import sys, time
-from sqlalchemy import select
-from airflow.utils.session import create_session
-from airflow.models.taskinstance import TaskInstance as TI
-from airflow.utils.state import TaskInstanceState
-from airflow.api_fastapi.core_api.routes.public.hitl import update_hitl_detail
-from airflow.api_fastapi.core_api.datamodels.hitl import UpdateHITLDetailPayload
-from airflow.api_fastapi.auth.managers.simple.user import SimpleAuthManagerUser
-option = sys.argv[1]
-user = sys.argv[2] if len(sys.argv) > 2 else "kim.finance"
-for _ in range(180):
-    with create_session() as s:
-        ti = s.scalar(select(TI).where(TI.task_id == "approve_payment_batch", TI.state == TaskInstanceState.AWAITING_INPUT))
-        if ti is not None:
-            r = update_hitl_detail(dag_id=ti.dag_id, dag_run_id=ti.run_id, task_id=ti.task_id,
-                update_hitl_detail_payload=UpdateHITLDetailPayload(chosen_options=[option], params_input={}),
-                user=SimpleAuthManagerUser(username=user, role="admin"), session=s)
-            print("responded", r.chosen_options)
-            sys.exit(0)
-    time.sleep(1)
-sys.exit("approve_payment_batch never awaited input")
+from __future__ import annotations
+
+import sys
+import time
+
+
+def main(option: str, user: str, count: int, wait_s: int = 600) -> int:
+    from airflow.api_fastapi.auth.managers.simple.user import SimpleAuthManagerUser
+    from airflow.api_fastapi.core_api.datamodels.hitl import UpdateHITLDetailPayload
+    from airflow.api_fastapi.core_api.routes.public.hitl import update_hitl_detail
+    from airflow.models.taskinstance import TaskInstance
+    from airflow.utils.session import create_session
+    from airflow.utils.state import TaskInstanceState
+    from sqlalchemy import select
+
+    answered = 0
+    for _ in range(wait_s):
+        with create_session() as session:
+            ti = session.scalar(
+                select(TaskInstance).where(
+                    TaskInstance.task_id == "approve_payment_batch",
+                    TaskInstance.state == TaskInstanceState.AWAITING_INPUT,
+                )
+            )
+            if ti is not None:
+                response = update_hitl_detail(
+                    dag_id=ti.dag_id,
+                    dag_run_id=ti.run_id,
+                    task_id=ti.task_id,
+                    update_hitl_detail_payload=UpdateHITLDetailPayload(chosen_options=[option], params_input={}),
+                    user=SimpleAuthManagerUser(username=user, role="admin"),
+                    session=session,
+                )
+                print("responded", ti.run_id, response.chosen_options, flush=True)
+                answered += 1
+                if answered == count:
+                    return 0
+        time.sleep(1)
+    print(f"answered {answered} of {count} approvals before giving up", file=sys.stderr)
+    return 1
+
+
+if __name__ == "__main__":
+    args = sys.argv[1:]
+    sys.exit(main(args[0], args[1] if len(args) > 1 else "kim.finance", int(args[2]) if len(args) > 2 else 1))

@@ -1,0 +1,133 @@
+"""The money loop end to end through Airflow, with a person approving each batch.
+
+Over four days of claims_daily runs (dag.test, a real Airflow metadata database): a claim over
+500,000 goes to review; the council approves it; finance approves the batch in the approval step
+(answered through Airflow's own HITL API, as the Required actions page does); it is paid; the bank
+returns it; the business sends new bank details; it is paid again; the reconciliation balances.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.builders import claim, make_brn
+from tests.dags.conftest import AirflowHome
+
+pytestmark = pytest.mark.airflow
+HITL_RESPOND = Path(__file__).with_name("hitl_respond.py")
+BIG = make_brn(901)  # loss 900,000: council review
+SMALL = make_brn(902)  # loss 100,000: the 30,000 tier
+
+
+@pytest.fixture
+def manual_approval(tmp_path, program) -> Path:
+    text = Path(program.path).read_text(encoding="utf-8").replace(
+        "auto_approve_payments = true", "auto_approve_payments = false"
+    )
+    path = tmp_path / "manual_program.toml"
+    path.write_text(text, encoding="utf-8")
+    shutil.copy(program.services_path, tmp_path / program.services_path.name)
+    return path
+
+
+def run_with_approvals(af: AirflowHome, first: str, last: str, approvals: int):
+    """Run days through Airflow while a finance user answers `approvals` approval requests."""
+    responder = subprocess.Popen(
+        [sys.executable, str(HITL_RESPOND), "Approve", "kim.finance", str(approvals)],
+        env=af.env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        run = af.run_window(first, last, timeout=400)
+    finally:
+        if responder.poll() is None:
+            responder.kill()
+        out, err = responder.communicate()
+    return run, out + err
+
+
+def manifest(ws, *parts) -> dict:
+    return json.loads(ws.settings.outbox.joinpath(*parts, "manifest.json").read_text())
+
+
+def test_review_approval_payment_return_and_repayment_through_airflow(airflow_home, ws, manual_approval):
+    airflow_home.extra_env["RELIEF_PROGRAM"] = str(manual_approval)
+    ws.deliver("2022-10-16", [
+        claim(receipt_no="M1", business_reg_no=BIG, claimed_loss_krw=900_000),
+        claim(receipt_no="M2", business_reg_no=SMALL, claimed_loss_krw=100_000),
+    ])
+    ws.deliver("2022-10-17", [])
+    ws.deliver_decisions("2022-10-17", [{
+        "claimant_key": BIG, "decision": "approved", "approved_amount_krw": "700000", "decided_by": "council",
+        "decided_at": "2022-10-17T15:00:00+09:00",
+    }])
+
+    run, answers = run_with_approvals(airflow_home, "2022-10-16", "2022-10-17", approvals=2)
+    assert run.states == {"2022-10-16": "success", "2022-10-17": "success"}, run.tail()
+    assert answers.count("responded") == 2, answers
+
+    queue = ws.csv_rows("reviews", "2022-10-16", "review_queue.csv")
+    assert [(q["claimant_key"], q["loss_krw"]) for q in queue] == [(BIG, "900000")]
+    assert [(p["claimant_key"], p["amount_krw"]) for p in ws.payments("2022-10-16")] == [(SMALL, "30000")]
+    [approved] = ws.payments("2022-10-17")
+    assert (approved["claimant_key"], approved["amount_krw"], approved["basis"]) == (BIG, "700000", "review_approved")
+    day2 = manifest(ws, "payments", "2022-10-17")
+    assert day2["approved_by"].startswith("kim.finance") and day2["control_sum_krw"] == 700_000
+    assert ws.csv_rows("reviews", "2022-10-17", "review_queue.csv") == []
+
+    # Day 3: the bank returns the 700,000 (account closed) and settles the 30,000. Nothing to re-pay yet,
+    # so the empty batch needs no person. Day 4: new bank details arrive; the 700,000 is paid again.
+    ws.deliver("2022-10-18", [])
+    ws.settings.inbox.joinpath("returns_20221018.csv").write_text(
+        "payment_id,status,reason\r\n"
+        f"{approved['payment_id']},returned,account closed\r\n"
+        f"{ws.payments('2022-10-16')[0]['payment_id']},settled,\r\n",
+        encoding="utf-8",
+    )
+    ws.deliver("2022-10-19", [claim(receipt_no="M3", business_reg_no=BIG, service="talk_channel",
+                                    claimed_loss_krw=50_000, account_no="356-0123-4567-89",
+                                    received_at="2022-10-19T11:00:00+09:00")])
+    run, answers = run_with_approvals(airflow_home, "2022-10-18", "2022-10-19", approvals=1)
+    assert run.states == {"2022-10-18": "success", "2022-10-19": "success"}, run.tail()
+
+    assert ws.payments("2022-10-18") == []
+    assert manifest(ws, "payments", "2022-10-18")["approved_by"] == "auto (no payments in the batch)"
+    [repaid] = ws.payments("2022-10-19")
+    assert (repaid["claimant_key"], repaid["amount_krw"], repaid["account_no"]) == (BIG, "700000", "3560123456789")
+    assert manifest(ws, "payments", "2022-10-19")["approved_by"].startswith("kim.finance")
+
+    rec = json.loads((ws.settings.outbox / "reports" / "2022-10-19" / "reconciliation.json").read_text())
+    c = rec["cumulative"]
+    assert rec["balanced"] is True
+    assert c["issued"] == {"count": 3, "krw": 1_430_000}
+    assert c["settled"] == {"count": 1, "krw": 30_000}
+    assert c["returned"] == {"count": 1, "krw": 700_000}
+    assert c["outstanding"] == {"count": 1, "krw": 700_000}
+    assert c["issued"]["krw"] == c["settled"]["krw"] + c["returned"]["krw"] + c["outstanding"]["krw"]
+    assert ws.summary("2022-10-19")["cumulative"]["paid_krw"] == 1_430_000  # issued, incl. the returned one
+
+
+def test_a_rejected_batch_publishes_nothing_through_airflow(airflow_home, ws, manual_approval):
+    airflow_home.extra_env["RELIEF_PROGRAM"] = str(manual_approval)
+    ws.deliver("2022-10-16", [claim(receipt_no="J1", business_reg_no=SMALL)])
+    responder = subprocess.Popen(
+        [sys.executable, str(HITL_RESPOND), "Reject", "park.finance", "1"],
+        env=airflow_home.env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        run = airflow_home.run_window("2022-10-16", timeout=300)
+    finally:
+        if responder.poll() is None:
+            responder.kill()
+        responder.communicate()
+    assert not (ws.settings.outbox / "payments" / "2022-10-16").exists(), run.tail()
+    from etl.warehouse import Warehouse
+
+    with Warehouse(ws.settings.db_url).begin() as conn:
+        assert Warehouse.rows(conn, "day_payments", run_date="2022-10-16") == []  # the ledger as it was
+        assert Warehouse.rows(conn, "day_run", run_date="2022-10-16")[0]["status"] == "rejected"
