@@ -24,6 +24,9 @@ CLAIMANT_TYPES = ("individual", "small_business", "enterprise")
 BUSINESS_TYPES = {"small_business", "enterprise"}
 _BOOLS = {"true": True, "false": False}
 _ACCOUNT = re.compile(r"^[0-9][0-9-]*[0-9]$")
+_NEGATIVE = re.compile(r"-[0-9]+")
+_WHOLE = re.compile(r"\+?[0-9]+")
+_BANK_CODE = re.compile(r"[0-9]{3}")
 _UTC = dt.timezone.utc
 
 # Every reason a row can be quarantined for, in the order the checks run (README documents them).
@@ -90,7 +93,7 @@ def parse_timestamp(value: str) -> str:
         raise RowError("bad_received_at", f"received_at {value!r} is not ISO 8601") from None
     if ts.tzinfo is None:
         raise RowError("bad_received_at", f"received_at {value!r} has no UTC offset")
-    return ts.astimezone(_UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return ts.astimezone(_UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 def _bool(value: str, name: str) -> bool:
@@ -104,9 +107,9 @@ def _amount(value: str) -> int:
     text = value.strip()
     if not text:
         raise RowError("missing_amount")
-    if re.fullmatch(r"-[0-9]+", text):
+    if _NEGATIVE.fullmatch(text):
         raise RowError("negative_amount", f"claimed_loss_krw is {text}")
-    if not re.fullmatch(r"\+?[0-9]+", text):
+    if not _WHOLE.fullmatch(text):
         raise RowError("bad_amount", f"claimed_loss_krw is {text[:40]!r}")
     return int(text)
 
@@ -146,7 +149,7 @@ def normalise_row(values: dict[str, str], services: dict[str, Service]) -> dict:
     bank_code = values["bank_code"].strip()
     account_no = values["account_no"].strip()
     if bank_code or account_no:
-        if not (re.fullmatch(r"[0-9]{3}", bank_code) and _ACCOUNT.fullmatch(account_no)):
+        if not (_BANK_CODE.fullmatch(bank_code) and _ACCOUNT.fullmatch(account_no)):
             raise RowError("bad_bank_details")
         account_no = account_no.replace("-", "")
     return {

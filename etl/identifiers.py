@@ -7,6 +7,7 @@ import re
 _BRN_WEIGHTS = (1, 3, 7, 1, 3, 7, 1, 3, 5)
 _BRN_SHAPE = re.compile(r"^([0-9]{3})-?([0-9]{2})-?([0-9]{5})$")
 _PHONE_SEPARATORS = re.compile(r"[\s\-.()]")
+_MOBILE = re.compile(r"01[016789][0-9]{7,8}")
 
 
 def brn_check_digit(first_nine: str) -> int:
@@ -47,6 +48,6 @@ def normalise_phone(value: str) -> str | None:
         digits = "0" + digits[2:]
     if digits.startswith("00"):  # +82 0 10 ... written with the trunk zero kept
         digits = digits[1:]
-    if re.fullmatch(r"01[016789][0-9]{7,8}", digits):
+    if _MOBILE.fullmatch(digits):
         return digits
     return None

@@ -233,8 +233,7 @@ def stage_day(settings: Settings, program: Program, day: dt.date, run_id: str) -
 
 def _touched_keys(conn, settings: Settings, day: dt.date, decisions: list[dict]) -> set[str]:
     run_date = day.isoformat()
-    rows = Warehouse.rows(conn, "day_deliveries", run_date=run_date)
-    keys = {r["claimant_key"] for r in rows if r["claimant_type"] == "small_business"}
+    keys = {r["claimant_key"] for r in Warehouse.rows(conn, "day_business_keys", run_date=run_date)}
     # A re-delivery can move a receipt to another business: the old owner is recomputed too.
     keys |= {
         r["claimant_key"]

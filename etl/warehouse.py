@@ -26,6 +26,17 @@ def sql(name: str) -> str:
     return re.sub(r"--[^\n]*", "", (SQL_DIR / f"{name}.sql").read_text(encoding="utf-8")).strip()
 
 
+@functools.cache
+def driver_sql(name: str, paramstyle: str) -> str:
+    """A file's SQL in the driver's own parameter style (`:name` for sqlite3, `%(name)s` for psycopg)."""
+    text = sql(name)
+    if paramstyle in ("named", "qmark"):  # sqlite3 takes :name with dict rows whatever SQLAlchemy uses
+        return text
+    if paramstyle == "pyformat":
+        return re.sub(r"(?<![:\w]):([a-z_][a-z0-9_]*)", r"%(\1)s", text.replace("%", "%%"))
+    raise ValueError(f"unsupported DB-API paramstyle {paramstyle!r}")
+
+
 def statements(name: str) -> list[str]:
     """The statements of a multi-statement file (split on `;`; no `;` inside literals)."""
     return [s.strip() for s in sql(name).split(";") if s.strip()]
@@ -89,7 +100,8 @@ class Warehouse:
     @staticmethod
     def rows(conn: Connection, name: str, **params) -> list[dict]:
         result = conn.execute(sa.text(sql(name)), params)
-        return [dict(r) for r in result.mappings()]
+        keys = list(result.keys())
+        return [dict(zip(keys, row)) for row in result.fetchall()]
 
     @staticmethod
     def scalar(conn: Connection, name: str, **params):
@@ -97,18 +109,21 @@ class Warehouse:
 
     @staticmethod
     def executemany(conn: Connection, name: str, rows: Iterable[dict]) -> int:
-        """Run a one-statement file (an insert or update) once per row, in batches."""
-        stmt = sa.text(sql(name))
+        """Run a one-statement file (an insert or update) once per row, in batches.
+
+        Straight to the driver (no per-row SQL compilation): a day's rows are bulk work.
+        """
+        statement = driver_sql(name, conn.dialect.paramstyle)
         n = 0
         batch: list[dict] = []
         for row in rows:
             batch.append(row)
             if len(batch) >= _BATCH:
-                conn.execute(stmt, batch)
+                conn.exec_driver_sql(statement, batch)
                 n += len(batch)
                 batch = []
         if batch:
-            conn.execute(stmt, batch)
+            conn.exec_driver_sql(statement, batch)
             n += len(batch)
         return n
 
