@@ -29,6 +29,7 @@ class BusinessState:
     loss_krw: int
     surviving_claims: int
     services: str
+    receipts: str  # the receipt_nos counted in the loss: the evidence a reviewer looks up
     status: str  # tier | review_pending | review_approved | review_rejected | held | no_loss
     basis: str | None  # the payment basis a payment for this entitlement carries
     entitlement_krw: int
@@ -129,6 +130,7 @@ def business_state(
         loss_krw=loss,
         surviving_claims=len(counted),
         services=",".join(sorted({c["service"] for c in counted})),
+        receipts=",".join(c["receipt_no"] for c in counted),
         status=status,
         basis=basis,
         entitlement_krw=entitlement,

@@ -364,6 +364,7 @@ def compute_day(settings: Settings, program: Program, day: dt.date) -> dict:
                     "loss_krw": state.loss_krw,
                     "surviving_claims": state.surviving_claims,
                     "services": state.services,
+                    "receipts": state.receipts,
                     "status": state.status,
                     "entitlement_krw": state.entitlement_krw,
                     "paid_krw": paid_after,
@@ -475,10 +476,10 @@ def publish_day(settings: Settings, program: Program, day: dt.date, run_id: str,
         folder,
         "review_queue.csv",
         ["claimant_key", "business_reg_no", "business_name", "loss_krw", "surviving_claims", "services",
-         "already_paid_krw", "has_bank_details", "pending_since", "proof_required"],
+         "receipt_nos", "already_paid_krw", "has_bank_details", "pending_since", "proof_required"],
         (
             [q["claimant_key"], q["business_reg_no"], q["claimant_name"], q["loss_krw"], q["surviving_claims"],
-             q["services"], q["paid_krw"], _bool(q["has_bank_details"]), q["pending_since"],
+             q["services"], q["receipts"], q["paid_krw"], _bool(q["has_bank_details"]), q["pending_since"],
              "proof of revenue loss over the review threshold (sales records before and after 2022-10-15)"]
             for q in queue
         ),

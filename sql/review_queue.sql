@@ -17,7 +17,7 @@ latest_state as (
 )
 
 select
-    claimant_key, business_reg_no, claimant_name, loss_krw, surviving_claims, services,
+    claimant_key, business_reg_no, claimant_name, loss_krw, surviving_claims, services, receipts,
     paid_krw, has_bank_details, pending_since
 from latest_state
 where state_rank = 1 and status = 'review_pending'

@@ -63,7 +63,8 @@ create table if not exists business_state (
     loss_krw bigint not null,
     surviving_claims integer not null,
     services text not null,
-    status text not null,                 -- tier | review_pending | review_approved | review_rejected | no_loss
+    receipts text not null,               -- the receipt_nos of the surviving claims counted in the loss
+    status text not null,                 -- tier | review_pending | review_approved | review_rejected | held | no_loss
     entitlement_krw bigint not null,
     paid_krw bigint not null,             -- paid up to and including this day
     owed_krw bigint not null,             -- entitled but not yet payable (no bank details)

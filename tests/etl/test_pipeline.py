@@ -162,6 +162,7 @@ def test_over_the_threshold_goes_to_review_and_pays_what_the_council_approved(ws
     ws.run(program, "2022-10-16")
     queue = ws.csv_rows("reviews", "2022-10-16", "review_queue.csv")
     assert [(q["claimant_key"], q["loss_krw"], q["pending_since"]) for q in queue] == [(BIZ, "1200000", "2022-10-16")]
+    assert queue[0]["receipt_nos"] == "R1" and queue[0]["services"] == "kakaotalk" and queue[0]["proof_required"]
     assert [p["claimant_key"] for p in ws.payments("2022-10-16")] == [OTHER]
 
     ws.deliver("2022-10-17", [])
