@@ -183,6 +183,7 @@ def stage_day(settings: Settings, program: Program, day: dt.date, run_id: str) -
 
     with wh.begin() as conn:
         Warehouse.run(conn, "reset_day", run_date=run_date)
+        Warehouse.run(conn, "reset_day_results", run_date=run_date)
         Warehouse.executemany(conn, "insert_delivery", parsed.rows)
         Warehouse.executemany(
             conn,

@@ -1,13 +1,5 @@
--- Clear every partition a day's run writes, so a rerun starts from the same state (one transaction).
+-- Clear a day's staged inputs so a rerun starts from the same state; the stage step then also
+-- runs reset_day_results (one transaction).
 delete from deliveries where run_date = :run_date;
 delete from quarantine where run_date = :run_date;
-delete from touched_keys where run_date = :run_date;
-delete from business_state where run_date = :run_date;
-delete from payments where run_date = :run_date;
-delete from decisions where run_date = :run_date;
-delete from decision_errors where run_date = :run_date;
-delete from payment_returns where run_date = :run_date;
-delete from return_errors where run_date = :run_date;
-delete from holds where run_date = :run_date;
 delete from validation_results where run_date = :run_date;
-delete from batch_approvals where run_date = :run_date;
