@@ -8,8 +8,13 @@ with /usr/bin/time (wall time, peak RSS):
 The cap is lowered in proportion to the size (3,000,000 x N / 48,000,000) so it binds at every
 size, and both outputs are checked to hold the same (user_id, bundle_code) pairs.
 
-    .venv/bin/python bench/rollout.py                      # 1M, 10M and 48M
-    .venv/bin/python bench/rollout.py --sizes 1000000 10000000
+Both are timed the same way: a fresh process each (interpreter start-up and imports included),
+after `sync` so that neither pays for the other's (or the generator's) pending disk writes, in
+alternating order (ours first, then DuckDB first, ...), `--repeat` times; the table gives the
+median time and the largest peak RSS of each.
+
+    .venv/bin/python bench/rollout.py                      # 1M, 10M and 48M, 3 runs each
+    .venv/bin/python bench/rollout.py --sizes 1000000 10000000 --repeat 5
 """
 
 from __future__ import annotations
@@ -18,9 +23,9 @@ import argparse
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -51,7 +56,11 @@ COPY (
 
 
 def timed(cmd: list[str], workdir: Path, env: dict | None = None) -> dict:
-    """Run a command under /usr/bin/time: wall seconds and peak RSS (MB) of the process."""
+    """Run a command under /usr/bin/time: wall seconds and peak RSS (MB) of the process.
+
+    Pending writes are flushed first (not timed), so a run does not pay for the one before it.
+    """
+    os.sync()
     tfile = workdir / "time.txt"
     proc = subprocess.run(["/usr/bin/time", "-f", "%e %M", "-o", str(tfile), *cmd], capture_output=True, text=True,
                           env=env)
@@ -89,7 +98,7 @@ def check_same(ours: Path, duck: Path) -> dict:
     return {"differences": diff, "rows": rows, "relief_base_td": td}
 
 
-def bench(n: int, root: Path, keep: bool) -> dict:
+def bench(n: int, root: Path, keep: bool, repeat: int = 3) -> dict:
     work = root / f"n{n}"
     if work.exists():
         shutil.rmtree(work)
@@ -104,13 +113,32 @@ def bench(n: int, root: Path, keep: bool) -> dict:
     print(f"[{n:,}] generated {users_csv.stat().st_size / 1e6:,.0f} MB in {gen['seconds']:.1f}s "
           f"(peak {gen['peak_rss_mb']:.0f} MB)", flush=True)
 
-    ours = timed([str(BIN / "relief"), "rollout", DAY, *io_args], work, env)
-    result = json.loads(ours["stdout"])
-    print(f"[{n:,}] ours:   {ours['seconds']:.1f}s, peak {ours['peak_rss_mb']:.0f} MB", flush=True)
-
     duck_out = work / "duckdb_grants.csv"
-    duck = timed([sys.executable, "-c", DUCKDB_JOB, str(users_csv), str(duck_out), str(cap), "2022-10-15"], work, env)
-    print(f"[{n:,}] duckdb: {duck['seconds']:.1f}s, peak {duck['peak_rss_mb']:.0f} MB", flush=True)
+    runs: dict[str, list[dict]] = {"ours": [], "duckdb": []}
+    result = None
+
+    def run_ours() -> None:
+        nonlocal result
+        shutil.rmtree(outbox, ignore_errors=True)  # a full job every time (no plan or shard to reuse)
+        r = timed([str(BIN / "relief"), "rollout", DAY, *io_args], work, env)
+        result = json.loads(r["stdout"])
+        runs["ours"].append(r)
+        print(f"[{n:,}] ours:   {r['seconds']:.2f}s, peak {r['peak_rss_mb']:.0f} MB", flush=True)
+
+    def run_duck() -> None:
+        duck_out.unlink(missing_ok=True)
+        r = timed([sys.executable, "-c", DUCKDB_JOB, str(users_csv), str(duck_out), str(cap), "2022-10-15"],
+                  work, env)
+        runs["duckdb"].append(r)
+        print(f"[{n:,}] duckdb: {r['seconds']:.2f}s, peak {r['peak_rss_mb']:.0f} MB", flush=True)
+
+    for i in range(repeat):  # alternate who goes first
+        for job in ((run_ours, run_duck) if i % 2 == 0 else (run_duck, run_ours)):
+            job()
+    ours = {"seconds": statistics.median(r["seconds"] for r in runs["ours"]),
+            "peak_rss_mb": max(r["peak_rss_mb"] for r in runs["ours"])}
+    duck = {"seconds": statistics.median(r["seconds"] for r in runs["duckdb"]),
+            "peak_rss_mb": max(r["peak_rss_mb"] for r in runs["duckdb"])}
 
     same = check_same(outbox / "grants" / DAY, duck_out)
     row = {
@@ -121,6 +149,7 @@ def bench(n: int, root: Path, keep: bool) -> dict:
         "duckdb_s": duck["seconds"], "duckdb_users_per_s": round(n / duck["seconds"]),
         "duckdb_rss_mb": round(duck["peak_rss_mb"]),
         "ratio": round(ours["seconds"] / duck["seconds"], 2),
+        "ours_runs_s": [r["seconds"] for r in runs["ours"]], "duckdb_runs_s": [r["seconds"] for r in runs["duckdb"]],
         "shards": result["shards"], "eligible": result["counts"]["eligible"],
         "relief_base_td": result["counts"]["relief_base_td"],
         "same_output": same["differences"] == 0 and same["rows"] == result["counts"]["eligible"],
@@ -135,18 +164,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", type=int, nargs="+", default=[1_000_000, 10_000_000, 48_000_000])
     parser.add_argument("--out", default=str(REPO / "bench" / "out" / "rollout"), help="work folder (gitignored)")
     parser.add_argument("--keep", action="store_true", help="keep the generated files and outputs")
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each job per size (median time)")
     args = parser.parse_args(argv)
     import duckdb
 
     root = Path(args.out)
-    rows = [bench(n, root, args.keep) for n in args.sizes]
-    print(f"\nduckdb {duckdb.__version__}, {os.cpu_count()} cores")
+    rows = [bench(n, root, args.keep, args.repeat) for n in args.sizes]
+    print(f"\nduckdb {duckdb.__version__}, {os.cpu_count()} cores, median of {args.repeat} runs each")
     print("| users | ours (s) | ours users/s | ours peak RSS (MB) | DuckDB (s) | DuckDB users/s | DuckDB peak RSS (MB)"
           " | ours / DuckDB | same output |")
     print("|---:|---:|---:|---:|---:|---:|---:|---:|---|")
     for r in rows:
-        print(f"| {r['users']:,} | {r['ours_s']:.1f} | {r['ours_users_per_s']:,} | {r['ours_rss_mb']:,} |"
-              f" {r['duckdb_s']:.1f} | {r['duckdb_users_per_s']:,} | {r['duckdb_rss_mb']:,} | {r['ratio']:.2f}x |"
+        print(f"| {r['users']:,} | {r['ours_s']:.2f} | {r['ours_users_per_s']:,} | {r['ours_rss_mb']:,} |"
+              f" {r['duckdb_s']:.2f} | {r['duckdb_users_per_s']:,} | {r['duckdb_rss_mb']:,} | {r['ratio']:.2f}x |"
               f" {'yes' if r['same_output'] else 'NO'} |")
     print(json.dumps(rows))
     return 0 if all(r["same_output"] for r in rows) else 1

@@ -14,10 +14,13 @@ Rules (CONTRACT.md §2, numbers from the program config):
 Three steps, each one function (the DAG maps `build_shard` over the shards; `run_rollout` runs
 them all in one process):
 
-1. `plan_rollout`: one streaming pass over the directory (blocks of whole lines parsed by pyarrow,
-   checks as vector operations) writes each valid row to one of S staging buckets by a hash of its
-   user_id, so all rows of a user land in the same bucket. Then per bucket: drop the duplicates and
-   feed the eligible opt-ins' timestamps to a bounded selection that finds the pass cutoff (the
+1. `plan_rollout`: one streaming pass over the directory (blocks of whole lines of at most 32 MB,
+   read into reused buffers; two worker threads parse them with pyarrow, check them as vector
+   operations, hash the user_ids and split them by bucket, since pyarrow and numpy release the GIL)
+   writes each valid row to one of S staging buckets by a hash of its user_id, so all rows of a user
+   land in the same bucket, in directory order. Then per bucket: drop the duplicates (a bucket whose
+   ids are strictly increasing, as in a sorted dump, has none; otherwise hashes find the suspects)
+   and feed the eligible opt-ins' timestamps to a bounded selection that finds the pass cutoff (the
    cap-th smallest (optin_at, user_id)); memory grows with the cap (3M int64), never with N.
    Staging lives in `<outbox>/.work/grants-DAY/` (0750) and plan.json records the cutoff and counts.
 2. `build_shard(k)`: reads bucket k, assigns bundles against the cutoff, writes
@@ -29,6 +32,10 @@ them all in one process):
 
 A re-run with the same directory file (same size and mtime), config and shard size reuses the plan
 and skips shards already built and intact; anything else re-plans from scratch.
+
+Start-up counts at 1M users: the hot path builds and reads arrow arrays through their buffers
+(pyarrow's numpy bridge imports pandas, ~0.25 s), and the budget reads a SQLite warehouse with
+sqlite3 (SQLAlchemy is imported only for another database).
 """
 
 from __future__ import annotations
@@ -44,7 +51,7 @@ import os
 import shutil
 import time
 import uuid
-from collections import Counter
+from collections import Counter, deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -266,10 +273,26 @@ def find_directory(inbox: Path) -> Path:
 class Batch:
     """Validated rows of one block: the good ones in staging form, the bad ones with reasons."""
 
-    good: pa.Table  # STAGE_SCHEMA
-    h: np.ndarray  # hash_ids of the good rows' user_id (their bucket)
+    good: pa.Table  # STAGE_SCHEMA, ordered by bucket (directory order within a bucket)
+    counts: np.ndarray  # rows of `good` per bucket
     bad: list[tuple[int | str, str, str]]  # (line_no, reason, raw)
     rows: int  # records seen (good + bad)
+
+
+def _split(good: pa.Table, h: np.ndarray, n_buckets: int) -> tuple[pa.Table, np.ndarray]:
+    """The rows ordered by bucket (stable: directory order within a bucket), and the rows per bucket."""
+    if n_buckets == 1 or not good.num_rows:
+        return good, np.array([good.num_rows] + [0] * (n_buckets - 1), dtype=np.int64)
+    buckets = (h % np.uint64(n_buckets)).astype(np.uint16)
+    order = np.argsort(buckets, kind="stable")
+    counts = np.bincount(buckets, minlength=n_buckets)
+    return good.take(_arrow(order.astype(np.int64), pa.int64())), counts
+
+
+def _renumber(batch: Batch, first_line: int) -> Batch:
+    if batch.bad:
+        batch.bad = [(first_line + ln, reason, raw) for ln, reason, raw in batch.bad]
+    return batch
 
 
 class _CsvSource:
@@ -303,16 +326,16 @@ class _CsvSource:
         avg = len(sample) / lines if lines else 32.0
         self.estimated_rows = max(1, int((self.size - self.header_bytes) / avg))
 
-    def blocks(self):
+    def blocks(self, n_buffers: int = 2):
         """(number of bytes of whole lines, the block: a memoryview) for each block, in file order.
 
-        Blocks are read into two buffers used in turn (no allocation, no copy per block): a block is
-        valid until the next-but-one is read, which is how `batches` uses them. The file's SHA-256
-        is computed on a second thread while the blocks are parsed (hashlib releases the GIL), so it
-        costs no wall time on a machine with a spare core.
+        Blocks are read into `n_buffers` buffers used in turn (no allocation, no copy per block):
+        a block's buffer is read into again `n_buffers` blocks later, so the caller must be done
+        with a block by then. The file's SHA-256 is computed on another thread as the blocks are
+        read (hashlib releases the GIL).
         """
         size = self.block_bytes
-        bufs = [bytearray(size), bytearray(size)]
+        bufs = [bytearray(size) for _ in range(n_buffers)]
         turn = 0
         rest = b""
         with open(self.path, "rb", buffering=0) as fh, ThreadPoolExecutor(1) as hasher:
@@ -338,17 +361,17 @@ class _CsvSource:
                     rest = bytes(view[:total])
                     continue
                 rest = bytes(view[cut + 1 : total])
-                turn ^= 1
+                turn = (turn + 1) % n_buffers
                 yield cut + 1, view[: cut + 1]
 
-    def _parse(self, block, invalid: list) -> pa.Table:
+    def _parse(self, block, invalid: list, use_threads: bool = True) -> pa.Table:
         def handler(row):
             invalid.append(row.text)
             return "skip"
 
         return pacsv.read_csv(
             pa.py_buffer(block),
-            read_options=pacsv.ReadOptions(column_names=self.names, block_size=8 << 20),
+            read_options=pacsv.ReadOptions(column_names=self.names, block_size=8 << 20, use_threads=use_threads),
             parse_options=pacsv.ParseOptions(quote_char=False, escape_char=False, newlines_in_values=False,
                                               invalid_row_handler=handler),
             convert_options=pacsv.ConvertOptions(column_types={c: pa.string() for c in COLUMNS},
@@ -356,45 +379,48 @@ class _CsvSource:
                                                  quoted_strings_can_be_null=True),
         )
 
-    def _try_parse(self, block):
-        """(table or None, invalid lines, number of lines, has a quote), all computed off the main thread."""
-        invalid: list = []
+    def _work(self, program: Program, block, n_buckets: int) -> tuple[Batch, int]:
+        """One block, on a worker thread: parse, check, hash, split by bucket.
+
+        Line numbers in the result count from 0 (the block's first line); the caller, which sees
+        the blocks in order, adds the block's first line number. Returns (batch, lines in block).
+        """
         buf = block.obj if isinstance(block, memoryview) else block
         n = len(block)
         n_lines = buf.count(b"\n", 0, n)
         quoted = buf.find(b'"', 0, n) >= 0
+        invalid: list = []
         try:
-            return self._parse(block, invalid), invalid, n_lines, quoted
+            table = self._parse(block, invalid, use_threads=False)
         except pa.ArrowInvalid:
-            return None, invalid, n_lines, quoted
-
-    def batches(self, program: Program):
-        # The next block is read and parsed (pyarrow, GIL released) while this one is checked.
-        line_no = 2
-        with ThreadPoolExecutor(1) as parser:
-            blocks = self.blocks()
-            nxt = next(blocks, None)
-            pending = parser.submit(self._try_parse, nxt[1]) if nxt else None
-            while nxt is not None:
-                _, block = nxt
-                table, invalid, n_lines, quoted = pending.result()
-                fast = table is not None and not invalid and table.num_rows == n_lines
-                if not fast:  # the slow path reads the bytes again: copy them before the buffer is reused
-                    block = bytes(block)
-                nxt = next(blocks, None)
-                pending = parser.submit(self._try_parse, nxt[1]) if nxt else None
-                yield self._batch(program, line_no, n_lines, block, table, invalid, quoted, fast)
-                line_no += n_lines
-
-    def _batch(self, program: Program, first_line: int, n_lines: int, block, table, invalid,
-               quoted: bool, fast: bool) -> "Batch":
-        if fast:
-            line_nos = None  # row i of the block is line first_line + i
-            bad: list = []
+            table = None
+        if table is not None and not invalid and table.num_rows == n_lines:
+            line_nos, bad = None, []  # row i of the block is its line i
         else:
-            table, line_nos, bad = self._slow_block(block, first_line)
-        good, h, more_bad = validate(table, line_nos, program, quoted=quoted, first_line=first_line)
-        return Batch(good, h, bad + more_bad, table.num_rows + len(bad))
+            table, line_nos, bad = self._slow_block(bytes(block), 0)
+        good, h, more_bad = validate(table, line_nos, program, quoted=quoted, first_line=0)
+        good, counts = _split(good, h, n_buckets)
+        return Batch(good, counts, bad + more_bad, table.num_rows + len(bad)), n_lines
+
+    def batches(self, program: Program, n_buckets: int = 1):
+        """Batches in file order; blocks are worked on by a pool of threads (pyarrow and numpy
+        release the GIL), a few blocks ahead of the one handed out."""
+        workers = max(1, min(2, os.cpu_count() or 1))
+        ahead = workers + 1  # blocks in flight
+        line_no = 2
+        inflight: deque = deque()
+        with ThreadPoolExecutor(workers) as pool:
+            # a block's buffer is reused `ahead + 1` blocks later: by then its batch has been handed out
+            for _, block in self.blocks(n_buffers=ahead + 1):
+                inflight.append(pool.submit(self._work, program, block, n_buckets))
+                if len(inflight) >= ahead:
+                    batch, n_lines = inflight.popleft().result()
+                    yield _renumber(batch, line_no)
+                    line_no += n_lines
+            while inflight:
+                batch, n_lines = inflight.popleft().result()
+                yield _renumber(batch, line_no)
+                line_no += n_lines
 
     def _slow_block(self, block: bytes, first_line: int):
         """A block with a bad line: find each line's field count, parse only the well-formed lines."""
@@ -450,13 +476,14 @@ class _ParquetSource:
         self.size = path.stat().st_size
         self.digest = None
 
-    def batches(self, program: Program):
+    def batches(self, program: Program, n_buckets: int = 1):
         row = 1
         for rb in self.file.iter_batches(batch_size=self.batch_rows, columns=COLUMNS):
             table = pa.Table.from_batches([rb])
             good, h, bad = validate(table, None, program, quoted=False, first_line=row)
             row += table.num_rows
-            yield Batch(good, h, bad, table.num_rows)
+            good, counts = _split(good, h, n_buckets)
+            yield Batch(good, counts, bad, table.num_rows)
 
 
 def _utc_offset_us(program: Program) -> int:
@@ -780,21 +807,14 @@ def plan_rollout(settings: Settings, program: Program, day: dt.date | str | None
         with open(rejected_tmp, "w", encoding="utf-8", newline="") as rej:
             rej_csv = csv.writer(rej, lineterminator="\r\n")
             rej_csv.writerow(REJECTED_HEADER)
-            for batch in source.batches(program):
+            for batch in source.batches(program, n_shards):
                 rows += batch.rows
                 if batch.bad:
                     batch.bad.sort(key=lambda b: b[0])
                     rej_csv.writerows((path.name, ln, r, raw) for ln, r, raw in batch.bad)
                     reasons.update(r for _, r, _ in batch.bad)
-                good = batch.good
+                good, counts = batch.good, batch.counts
                 if good.num_rows:
-                    if n_shards == 1:
-                        counts = np.array([good.num_rows])
-                    else:
-                        buckets = (batch.h % np.uint64(n_shards)).astype(np.uint16)
-                        order = np.argsort(buckets, kind="stable")  # stable: directory order within a bucket
-                        counts = np.bincount(buckets, minlength=n_shards)
-                        good = good.take(_arrow(order.astype(np.int64), pa.int64()))
                     pos = 0
                     for k in np.flatnonzero(counts):
                         part = good.slice(pos, int(counts[k]))
@@ -957,15 +977,22 @@ def _cutoff(paths: Paths, n_shards: int, top: _TopK, cap: int) -> dict | None:
 # step 2: one shard
 
 
-def _marker_ok(paths: Paths, k: int) -> dict | None:
+def _marker_ok(paths: Paths, k: int, checked: dict | None = None) -> dict | None:
+    """The shard's done-marker if the shard is there and intact (size and SHA-256), else None.
+
+    `checked`: the marker this process has just written or verified for the shard (run_rollout);
+    if the marker on disk is still that one, the file's size is checked but it is not hashed again.
+    """
     try:
         marker = json.loads(paths.marker(k).read_text(encoding="utf-8"))
     except (FileNotFoundError, ValueError):
         return None
     final = paths.grants / marker["file"]
-    if final.is_file() and final.stat().st_size == marker["bytes"] and sha256_file(final) == marker["sha256"]:
+    if not (final.is_file() and final.stat().st_size == marker["bytes"]):
+        return None
+    if checked is not None and checked == marker:
         return marker
-    return None
+    return marker if sha256_file(final) == marker["sha256"] else None
 
 
 def build_shard(settings: Settings, program: Program, day: dt.date | str | None, shard: int) -> dict:
@@ -1047,8 +1074,12 @@ def item_counts(program: Program, bundle_counts: dict[str, int]) -> dict[str, in
 
 
 def finish_rollout(settings: Settings, program: Program, day: dt.date | str | None = None,
-                   run_id: str | None = None) -> dict:
-    """Check every shard, write the manifest last, then the budget report; remove the staging."""
+                   run_id: str | None = None, checked: dict[int, dict] | None = None) -> dict:
+    """Check every shard, write the manifest last, then the budget report; remove the staging.
+
+    `checked` (run_rollout): markers of shards this process has just built or verified by their
+    SHA-256; those are not hashed a second time. The DAG's finish task checks every shard in full.
+    """
     from etl.budget import write_budget
 
     day = _as_date(day, program)
@@ -1058,8 +1089,9 @@ def finish_rollout(settings: Settings, program: Program, day: dt.date | str | No
     shards = []
     bundle_counts = {BASE: 0, TD: 0}
     missing = []
+    checked = checked or {}
     for k in plan["shards"]:
-        marker = _marker_ok(paths, k)
+        marker = _marker_ok(paths, k, checked.get(k))
         if marker is None:
             missing.append(k)
             continue
@@ -1130,11 +1162,13 @@ def run_rollout(settings: Settings, program: Program, day: dt.date | str | None 
     done = 0
     progress = _Progress(f"rollout {plan['day']}: granted", total, every=0)
     # Two shards at a time: pyarrow releases the GIL while it filters, formats and hashes.
+    built: dict[int, dict] = {}
     with ThreadPoolExecutor(max(1, min(2, os.cpu_count() or 1))) as pool:
         futures = [pool.submit(build_shard, settings, program, plan["day"], k) for k in plan["shards"]]
-        for future in futures:
-            done += future.result()["rows"]
+        for k, future in zip(plan["shards"], futures):
+            built[k] = future.result()
+            done += built[k]["rows"]
             progress.update(done)
-    result = finish_rollout(settings, program, plan["day"], run_id=run_id or plan["run_id"])
+    result = finish_rollout(settings, program, plan["day"], run_id=run_id or plan["run_id"], checked=built)
     result["seconds"] = round(time.monotonic() - t0, 2)
     return result

@@ -248,6 +248,68 @@ def test_small_blocks_give_the_same_shards(settings, generated, monkeypatch):
     assert (grants_dir(settings) / "rejected_users.csv").read_bytes() == rejected
 
 
+def test_small_blocks_long_lines_and_line_numbers(settings, program, monkeypatch):
+    """Blocks far smaller than the file, a line longer than a block, bad lines in several blocks:
+    the same shards and quarantine as one block, and each quarantined row names its own line."""
+    lines = [f"u{i:05d},active,2015-01-01,2022-12-30T10:00:{i % 60:02d}+09:00" for i in range(3_000)]
+    lines[10] = "u00010,suspended,2015-01-01,"
+    lines[1_500] = "u01500,active,2015-01-01,," + "x" * 10_000  # 10 kB: longer than a block
+    lines[2_999] = "u02999,active,2015-02-30,"
+    path = write_users(settings, lines)
+    rollout.run_rollout(settings, program, DAY, shard_size=700)
+    before = shard_bytes(settings)
+    rejected = (grants_dir(settings) / "rejected_users.csv").read_bytes()
+    monkeypatch.setattr(rollout, "BLOCK_BYTES", 1024)
+    monkeypatch.setattr(rollout, "MIN_BLOCK_BYTES", 1024)
+    result = rollout.run_rollout(settings, program, DAY, shard_size=700)
+    assert shard_bytes(settings) == before
+    assert (grants_dir(settings) / "rejected_users.csv").read_bytes() == rejected
+    assert result["counts"]["quarantined"] == 3 and result["counts"]["eligible"] == 2_997
+    file_lines = path.read_text(encoding="utf-8").splitlines()
+    with open(grants_dir(settings) / "rejected_users.csv", newline="", encoding="utf-8") as fh:
+        bad = list(csv.DictReader(fh))
+    assert [(int(r["line_no"]), r["reason"]) for r in bad] == [
+        (12, "bad_status"), (1_502, "wrong_field_count"), (3_001, "bad_joined_at")]
+    assert all(file_lines[int(r["line_no"]) - 1] == r["raw"] for r in bad)
+
+
+def test_sorted_directory_with_a_repeated_user(settings, program):
+    """A directory sorted by user_id (no repeats: no hashing needed), except one user listed twice."""
+    write_users(settings, [
+        "u1,active,2015-01-01,2022-12-30T10:00:00+09:00",
+        "u2,active,2015-01-01,",
+        "u2,withdrawn,2015-01-01,",  # the last row wins: u2 gets nothing
+        "u3,active,2015-01-01,",
+    ])
+    result = rollout.run_rollout(settings, program, DAY)
+    assert sorted(read_grants(settings)) == [("u1", "relief_base_td"), ("u3", "relief_base")]
+    assert result["counts"]["duplicate_rows"] == 1 and result["counts"]["users"] == 3
+    write_users(settings, ["u1,active,2015-01-01,", "u2,active,2015-01-01,", "u3,withdrawn,2015-01-01,"])
+    result = rollout.run_rollout(settings, program, DAY)
+    assert result["counts"]["duplicate_rows"] == 0 and sorted(read_grants(settings)) == [
+        ("u1", "relief_base"), ("u2", "relief_base")]
+
+
+def test_rollout_process_imports_neither_pandas_nor_sqlalchemy(settings, program):
+    """`relief rollout` starts in a fraction of a second: no pandas (pyarrow's bridge), no SQLAlchemy
+    (the budget reads a SQLite warehouse with sqlite3)."""
+    import subprocess
+    import sys
+
+    write_users(settings, ["u1,active,2015-01-01,2022-12-30T10:00:00+09:00", "u2,active,2015-01-01,"])
+    code = (
+        "import sys; from etl.cli import main; rc = main(sys.argv[1:]);"
+        " heavy = [m for m in ('pandas', 'sqlalchemy', 'great_expectations') if m in sys.modules];"
+        " print('HEAVY', heavy, file=sys.stderr); sys.exit(rc or (3 if heavy else 0))"
+    )
+    repo = Path(__file__).resolve().parents[2]
+    proc = subprocess.run([sys.executable, "-c", code, "rollout", DAY, "--inbox", str(settings.inbox), "--outbox",
+                           str(settings.outbox), "--db", settings.db_url], capture_output=True, text=True, cwd=repo)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "HEAVY []" in proc.stderr
+    assert sorted(read_grants(settings)) == [("u1", "relief_base_td"), ("u2", "relief_base")]
+
+
 # ------------------------------------------------------------------------- idempotence and retries
 
 
@@ -434,3 +496,9 @@ def test_bucket_hash_is_stable_and_spreads():
     assert mb[2] == b[1] == rollout.bucket_of(pa.array(["u000000001"]), 10)[0]
     sliced = pa.array(["x", "u000000001", "yy"]).slice(1, 1)
     assert rollout.bucket_of(sliced, 10)[0] == b[1]
+    # ids of one length are hashed two bytes at a time: the same hash as the general path, odd or even
+    for width in (1, 2, 7, 10, 63):
+        same = [f"{i:0{width}d}"[-width:] for i in range(50)]
+        fast = rollout.hash_ids(pa.array(same))
+        general = rollout.hash_ids(pa.array(same + ["z" * (width + 1)]))[:50]
+        assert (fast == general).all()
