@@ -15,7 +15,7 @@ export AIRFLOW__CORE__DEFAULT_TIMEZONE := Asia/Seoul
 export GX_ANALYTICS_ENABLED := False
 export NO_PROXY := *
 
-.PHONY: install demo test airflow airflow-celery bench clean
+.PHONY: install demo test airflow airflow-celery bench bench-rollout clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -43,6 +43,10 @@ airflow-celery: $(STAMP)
 ## bench: the intake window at scale 1 and 10 (figures for the README)
 bench: $(STAMP)
 	$(BIN)/python bench/claims_window.py
+
+## bench-rollout: the rollout at 1M, 10M and 48M users against DuckDB on the same file
+bench-rollout: $(STAMP)
+	$(BIN)/python bench/rollout.py
 
 clean:
 	rm -rf var
