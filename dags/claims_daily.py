@@ -6,7 +6,7 @@ The run's **logical date** (in KST) is the day it processes: `claims_YYYYMMDD.cs
 
 | task | what it does | on failure |
 |---|---|---|
-| `wait_for_claims_file` | waits for the intake's file (a missing file means not delivered yet) | times out after 6 h, naming the file |
+| `wait_for_claims_file` | waits for the intake's file (a missing file means not delivered yet), poking every 5 minutes | fails after 6 h with a message naming the file |
 | `stage_claims` | parses, normalises, quarantines bad rows with a reason, classifies re-deliveries and affiliate claims | a malformed *file* stops the day, publishing nothing |
 | `validate_claims` | Great Expectations suite `claims_staged` | a critical failure stops the day; results kept |
 | `compute_payments` | applies council decisions, recomputes touched businesses, diffs against the ledger | |
@@ -76,14 +76,15 @@ leaves the ledger as it was; clear the run to compute it again.
     doc_md=__doc__,
 )
 def claims_daily():
-    @task.sensor(poke_interval=300, timeout=6 * 3600, mode="reschedule")
+    # The sensor fails itself after 6 h with a message naming the file; Airflow's timeout is a backstop.
+    @task.sensor(poke_interval=300, timeout=6 * 3600 + 900, mode="reschedule")
     def wait_for_claims_file(logical_date=None, dag_run=None) -> bool:
         """Done when the intake's `claims_YYYYMMDD.csv` for the run's day is in the inbox."""
         from etl.pipeline import claims_file_ready
         from etl.runtime import task_setup
 
         settings, _, day = task_setup(logical_date, dag_run.run_after)
-        return claims_file_ready(settings, day)
+        return claims_file_ready(settings, day, waiting_since=getattr(dag_run, "start_date", None))
 
     @task
     def stage_claims(logical_date=None, dag_run=None) -> dict:

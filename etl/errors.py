@@ -15,3 +15,7 @@ class ValidationFailed(ReliefError):
 
 class OutOfOrderRun(ReliefError):
     """A day was asked for before an earlier delivered day was run."""
+
+
+class MissingDelivery(ReliefError):
+    """The day's claims file has not arrived within the wait allowed for it."""

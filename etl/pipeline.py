@@ -25,7 +25,7 @@ from etl.csvfile import MalformedFileError
 from etl.decisions import parse_decisions_file, reject
 from etl.returns import parse_returns_file, reconcile
 from etl.entitlement import Decision, business_state, group_by_claimant, payment_due, payment_id
-from etl.errors import InboxFileError, OutOfOrderRun, ReliefError, ValidationFailed
+from etl.errors import InboxFileError, MissingDelivery, OutOfOrderRun, ReliefError, ValidationFailed
 from etl.settings import Settings
 from etl.warehouse import Warehouse
 
@@ -102,13 +102,29 @@ def claims_path(settings: Settings, day: dt.date) -> Path:
     return settings.inbox / f"claims_{day:%Y%m%d}.csv"
 
 
-def claims_file_ready(settings: Settings, day: dt.date) -> bool:
-    """The sensor's test: the intake has delivered the day's file (a missing file is not late yet)."""
+MAX_WAIT_FOR_DELIVERY = dt.timedelta(hours=6)
+
+
+def claims_file_ready(settings: Settings, day: dt.date, waiting_since: dt.datetime | None = None,
+                      max_wait: dt.timedelta = MAX_WAIT_FOR_DELIVERY) -> bool:
+    """The sensor's test: the intake has delivered the day's file (a missing file is not late yet).
+
+    Past `max_wait` since the wait began it fails with a message naming the file, rather than
+    Airflow's generic sensor timeout.
+    """
     path = claims_path(settings, day)
-    ready = path.is_file()
-    if not ready:
-        log.info("waiting for %s: the intake has not delivered %s yet", path, day)
-    return ready
+    if path.is_file():
+        return True
+    if waiting_since is not None:
+        waited = dt.datetime.now(dt.timezone.utc) - waiting_since
+        if waited > max_wait:
+            raise MissingDelivery(
+                f"{path} has not arrived after waiting {waited.total_seconds() / 3600:.1f} h: the intake has not"
+                f" delivered {day}. Ask the intake team to deliver it (a day without claims still gets a"
+                f" header-only file), then clear this task to wait again."
+            )
+    log.info("waiting for %s: the intake has not delivered %s yet", path, day)
+    return False
 
 
 def _now() -> str:

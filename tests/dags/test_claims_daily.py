@@ -257,3 +257,15 @@ def test_claims_file_ready(ws):
     (ws.settings.inbox / "claims_20221018.csv").rmdir()
     ws.deliver("2022-10-18", claims_csv([]))  # a day without claims still gets a (header-only) file
     assert claims_file_ready(ws.settings, day) is True
+
+
+def test_a_file_that_never_arrives_fails_with_a_message_naming_it(ws):
+    from etl.errors import MissingDelivery
+    from etl.pipeline import claims_file_ready
+
+    day = dt.date(2022, 10, 18)
+    long_ago = dt.datetime.now(dt.timezone.utc) - dt.timedelta(hours=7)
+    with pytest.raises(MissingDelivery, match=r"claims_20221018.csv has not arrived after waiting 7.0 h"):
+        claims_file_ready(ws.settings, day, waiting_since=long_ago)
+    just_now = dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=5)
+    assert claims_file_ready(ws.settings, day, waiting_since=just_now) is False
