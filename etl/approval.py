@@ -25,19 +25,32 @@ class AwaitingApproval(ReliefError):
     """The day's batch is computed and validated but nobody has approved it yet."""
 
 
-def batch_facts(settings: Settings, day: dt.date) -> dict:
-    """What an approver sees: the number of payments, the control sum, the largest payment, the batch hash."""
-    with Warehouse(settings.db_url).begin() as conn:
-        rows = Warehouse.rows(conn, "day_payments", run_date=day.isoformat())
-    canonical = json.dumps([[r["payment_id"], r["claimant_key"], r["bank_code"], r["account_no"], int(r["amount_krw"])]
-                            for r in rows])
+def facts_of(run_date: str, payments: list[dict]) -> dict:
+    """What an approver sees of a batch: count, control sum, largest payment, and the batch's hash."""
+    canonical = json.dumps([[p["payment_id"], p["claimant_key"], p["bank_code"], p["account_no"], int(p["amount_krw"])]
+                            for p in payments])
     return {
-        "run_date": day.isoformat(),
-        "payments": len(rows),
-        "control_sum_krw": sum(int(r["amount_krw"]) for r in rows),
-        "largest_payment_krw": max((int(r["amount_krw"]) for r in rows), default=0),
+        "run_date": run_date,
+        "payments": len(payments),
+        "control_sum_krw": sum(int(p["amount_krw"]) for p in payments),
+        "largest_payment_krw": max((int(p["amount_krw"]) for p in payments), default=0),
         "batch_sha256": hashlib.sha256(canonical.encode()).hexdigest(),
     }
+
+
+def batch_facts(settings: Settings, day: dt.date) -> dict:
+    """The facts of the day's computed batch, as the warehouse holds it now."""
+    with Warehouse(settings.db_url).begin() as conn:
+        rows = Warehouse.rows(conn, "day_payments", run_date=day.isoformat())
+    return facts_of(day.isoformat(), rows)
+
+
+def _awaiting(day: dt.date, facts: dict) -> AwaitingApproval:
+    return AwaitingApproval(
+        f"{day}: payment batch awaits approval ({facts['payments']} payments, control sum"
+        f" {facts['control_sum_krw']:,} KRW, largest {facts['largest_payment_krw']:,} KRW);"
+        " approve it in the Airflow UI, or rerun with `relief run-day --approve`"
+    )
 
 
 def record_decision(settings: Settings, day: dt.date, approved: bool, decided_by: str) -> dict:
@@ -68,9 +81,10 @@ def approve_automatically(settings: Settings, program, day: dt.date) -> dict:
     """Approval without a person: by the program's switch, or because the batch has no payments."""
     if program.auto_approve_payments:
         return record_decision(settings, day, True, AUTO_APPROVER)
-    if batch_facts(settings, day)["payments"] == 0:
+    facts = batch_facts(settings, day)
+    if facts["payments"] == 0:
         return record_decision(settings, day, True, NOTHING_TO_APPROVE)
-    raise AwaitingApproval(f"{day}: the batch has payments and the program does not approve automatically")
+    raise _awaiting(day, facts)
 
 
 def discard_unpublished_batch(settings: Settings, day: dt.date, decided_by: str) -> str:
@@ -83,17 +97,13 @@ def discard_unpublished_batch(settings: Settings, day: dt.date, decided_by: str)
     return "batch rejected and discarded"
 
 
-def require_approval(settings: Settings, day: dt.date) -> dict:
-    """The approval of exactly the batch about to be published, or AwaitingApproval."""
-    facts = batch_facts(settings, day)
+def require_approval(settings: Settings, day: dt.date, payments: list[dict] | None = None) -> dict:
+    """The approval of exactly this batch (the day's payments about to be published), or AwaitingApproval."""
+    facts = batch_facts(settings, day) if payments is None else facts_of(day.isoformat(), payments)
     with Warehouse(settings.db_url).begin() as conn:
         rows = Warehouse.rows(conn, "batch_approval", run_date=day.isoformat())
     if not rows or rows[0]["decision"] != "approved":
-        raise AwaitingApproval(
-            f"{day}: payment batch awaits approval ({facts['payments']} payments, control sum"
-            f" {facts['control_sum_krw']:,} KRW, largest {facts['largest_payment_krw']:,} KRW);"
-            " approve it in the Airflow UI, or rerun with `relief run-day --approve`"
-        )
+        raise _awaiting(day, facts)
     if rows[0]["batch_sha256"] != facts["batch_sha256"]:
         raise AwaitingApproval(f"{day}: the payment batch changed after it was approved: it must be approved again")
     return rows[0]

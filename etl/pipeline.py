@@ -338,8 +338,10 @@ def compute_day(settings: Settings, program: Program, day: dt.date) -> dict:
         Warehouse.executemany(conn, "insert_touched_keys", ({"run_date": run_date, "claimant_key": k} for k in extra))
         keys |= set(extra)
         claims = group_by_claimant(Warehouse.rows(conn, "business_claims", run_date=run_date))
+        # A returned payment does not count as paid, and its bank details are not used again.
+        returned_payments = Warehouse.rows(conn, "returned_payments", run_date=run_date)
         returned: dict[str, set[tuple[str, str]]] = {}
-        for r in Warehouse.rows(conn, "returned_payments", run_date=run_date):
+        for r in returned_payments:
             returned.setdefault(r["claimant_key"], set()).add((r["bank_code"], r["account_no"]))
 
         def state_of(key: str, decision: Decision | None):
@@ -364,6 +366,8 @@ def compute_day(settings: Settings, program: Program, day: dt.date) -> dict:
             for r in Warehouse.rows(conn, "latest_decisions", run_date=run_date)
         }
         paid_before = {r["claimant_key"]: int(r["paid_krw"]) for r in Warehouse.rows(conn, "paid_before", run_date=run_date)}
+        for r in returned_payments:
+            paid_before[r["claimant_key"]] -= int(r["amount_krw"])
 
         states, dues, hold_rows = [], [], []
         for key in sorted(claims):
@@ -457,7 +461,7 @@ def publish_day(settings: Settings, program: Program, day: dt.date, run_id: str,
 
     from etl.approval import require_approval
 
-    approval = require_approval(settings, day)
+    approval = require_approval(settings, day, payments)
     day_counts["payments"] = len(payments)
     day_counts["paid_krw"] = sum(int(p["amount_krw"]) for p in payments)
     base = json.loads(previous[0]["cumulative_counts"]) if previous else empty_counts()
@@ -592,7 +596,7 @@ def run_day(settings: Settings, program: Program, day: dt.date, run_id: str | No
     The batch is approved by `approve=True` (a person running the command) or by the program's
     auto-approval switch; otherwise the day stops computed, awaiting approval (AwaitingApproval).
     """
-    from etl.approval import AwaitingApproval, approve_automatically, batch_facts, record_decision
+    from etl.approval import approve_automatically, record_decision
 
     run_id = run_id or f"cli__{_now()}"
     timings: dict[str, float] = {}
@@ -612,17 +616,10 @@ def run_day(settings: Settings, program: Program, day: dt.date, run_id: str | No
     computed = timed("compute", compute_day, settings, program, day)
     if validate:
         timed("validate_payments", validate_day_payments, settings, program, day)
-    facts = batch_facts(settings, day)
     if approve:
         record_decision(settings, day, True, f"relief run-day --approve ({os.environ.get('USER', 'unknown')})")
-    elif program.auto_approve_payments or facts["payments"] == 0:
-        approve_automatically(settings, program, day)
     else:
-        raise AwaitingApproval(
-            f"{day}: payment batch computed and validated, awaiting approval ({facts['payments']} payments,"
-            f" control sum {facts['control_sum_krw']:,} KRW, largest {facts['largest_payment_krw']:,} KRW):"
-            f" rerun with --approve to release it"
-        )
+        approve_automatically(settings, program, day)  # or AwaitingApproval: a person must approve
     published = timed("publish", publish_day, settings, program, day, run_id, validate)
     return {**staged, **computed, **published, "seconds": timings}
 

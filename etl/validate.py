@@ -24,6 +24,7 @@ SUITES_DIR = Path(__file__).resolve().parent.parent / "expectations"
 INT_COLUMNS = ("line_no", "kakao_corp", "paid_service", "monetary_loss", "claimed_loss_krw", "amount_krw")
 
 
+@functools.cache
 def load_suite_doc(name: str) -> dict:
     return json.loads((SUITES_DIR / f"{name}.json").read_text(encoding="utf-8"))
 

@@ -65,10 +65,14 @@ def _engine(url: str) -> Engine:
 class Warehouse:
     """One database: `begin()` gives a transaction; `run`, `rows` and `insert` take SQL file names."""
 
+    _ready: set[str] = set()  # URLs whose schema this process has already checked
+
     def __init__(self, url: str):
         self.url = url
         self.engine = _engine(url)
-        self._ensure_schema()
+        if url not in Warehouse._ready:
+            self._ensure_schema()
+            Warehouse._ready.add(url)
 
     @property
     def dialect(self) -> str:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from etl.config import load_program
-from tests.builders import Workspace, claim, claims_csv, make_brn  # noqa: F401 - re-exported for tests
+from tests.builders import Workspace
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
 PG_URL = os.environ.get("RELIEF_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
