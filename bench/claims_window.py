@@ -75,7 +75,7 @@ def bench_scale(scale: float, per_day: bool) -> dict:
         gen_wall, gen_rss, out = run_measured([RELIEF, "generate", "claims", "--scale", str(scale), "--seed", "1015"], env)
         generated = json.loads(out)
         rows = sum(p.stat().st_size for p in (tmp / "inbox").glob("claims_*.csv"))
-        from etl.config import load_program
+        from etl.core.config import load_program
 
         days = load_program().intake_days()
         first, last = days[0].isoformat(), days[-1].isoformat()

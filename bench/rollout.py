@@ -71,7 +71,7 @@ def timed(cmd: list[str], workdir: Path, env: dict | None = None) -> dict:
 
 
 def scaled_program(workdir: Path, n: int) -> tuple[Path, int]:
-    from etl.config import load_program
+    from etl.core.config import load_program
 
     program = load_program()
     cap = max(1, program.talk_drawer_cap * n // program.kakaotalk_users)

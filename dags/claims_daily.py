@@ -69,7 +69,7 @@ leaves the ledger as it was; clear the run to compute it again.
         # A bad inbox file, a failed audit or an out-of-order day fails the same way every time:
         # fail at once with the message instead of retrying; other errors (database, disk) retry.
         "retry_policy": ExceptionRetryPolicy(
-            rules=[RetryRule(exception="etl.errors.ReliefError", action=RetryAction.FAIL, reason="deterministic")]
+            rules=[RetryRule(exception="etl.core.errors.ReliefError", action=RetryAction.FAIL, reason="deterministic")]
         ),
     },
     tags=["relief", "claims", "payments"],
@@ -80,40 +80,40 @@ def claims_daily():
     @task.sensor(poke_interval=300, timeout=6 * 3600 + 900, mode="reschedule")
     def wait_for_claims_file(logical_date=None, dag_run=None) -> bool:
         """Done when the intake's `claims_YYYYMMDD.csv` for the run's day is in the inbox."""
-        from etl.pipeline import claims_file_ready
-        from etl.runtime import task_setup
+        from etl.daily import claims_file_ready
+        from etl.core.runtime import task_setup
 
         settings, _, day = task_setup(logical_date, dag_run.run_after)
         return claims_file_ready(settings, day, waiting_since=getattr(dag_run, "start_date", None))
 
     @task
     def stage_claims(logical_date=None, dag_run=None) -> dict:
-        from etl.pipeline import stage_day
-        from etl.runtime import task_setup
+        from etl.daily import stage_day
+        from etl.core.runtime import task_setup
 
         settings, program, day = task_setup(logical_date, dag_run.run_after)
         return stage_day(settings, program, day, dag_run.run_id)
 
     @task
     def validate_claims(logical_date=None, dag_run=None) -> dict:
-        from etl.runtime import task_setup
-        from etl.validate import validate_day_claims
+        from etl.core.runtime import task_setup
+        from etl.quality.validate import validate_day_claims
 
         settings, program, day = task_setup(logical_date, dag_run.run_after)
         return validate_day_claims(settings, program, day)
 
     @task
     def compute_payments(logical_date=None, dag_run=None) -> dict:
-        from etl.pipeline import compute_day
-        from etl.runtime import task_setup
+        from etl.daily import compute_day
+        from etl.core.runtime import task_setup
 
         settings, program, day = task_setup(logical_date, dag_run.run_after)
         return compute_day(settings, program, day)
 
     @task
     def validate_payments(logical_date=None, dag_run=None) -> dict:
-        from etl.runtime import task_setup
-        from etl.validate import validate_day_payments
+        from etl.core.runtime import task_setup
+        from etl.quality.validate import validate_day_payments
 
         settings, program, day = task_setup(logical_date, dag_run.run_after)
         return validate_day_payments(settings, program, day)
@@ -121,7 +121,7 @@ def claims_daily():
     @task.branch
     def route_batch(ti=None) -> str:
         """A person approves every batch with payments, unless the program approves automatically."""
-        from etl.config import load_program
+        from etl.core.config import load_program
 
         batch = ti.xcom_pull(task_ids="compute_payments") or {}
         if load_program().auto_approve_payments or not batch.get("payments"):
@@ -130,8 +130,8 @@ def claims_daily():
 
     @task
     def auto_approve_batch(logical_date=None, dag_run=None) -> dict:
-        from etl.approval import approve_automatically
-        from etl.runtime import task_setup
+        from etl.payments.approval import approve_automatically
+        from etl.core.runtime import task_setup
 
         settings, program, day = task_setup(logical_date, dag_run.run_after)
         return approve_automatically(settings, program, day)
@@ -144,8 +144,8 @@ def claims_daily():
 
     @task
     def record_approval(logical_date=None, dag_run=None, ti=None) -> dict:
-        from etl.approval import record_decision
-        from etl.runtime import task_setup
+        from etl.payments.approval import record_decision
+        from etl.core.runtime import task_setup
 
         settings, _, day = task_setup(logical_date, dag_run.run_after)
         response = ti.xcom_pull(task_ids="approve_payment_batch") or {}
@@ -154,8 +154,8 @@ def claims_daily():
 
     @task(trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS)
     def publish_outbox(logical_date=None, dag_run=None) -> dict:
-        from etl.pipeline import publish_day
-        from etl.runtime import task_setup
+        from etl.daily import publish_day
+        from etl.core.runtime import task_setup
 
         settings, program, day = task_setup(logical_date, dag_run.run_after)
         return publish_day(settings, program, day, dag_run.run_id)
@@ -163,8 +163,8 @@ def claims_daily():
     @task(trigger_rule=TriggerRule.NONE_FAILED)
     def close_day(logical_date=None, dag_run=None, ti=None) -> str:
         """After a rejection (nothing failed, yet nothing published) discard the computed batch."""
-        from etl.approval import discard_unpublished_batch
-        from etl.runtime import task_setup
+        from etl.payments.approval import discard_unpublished_batch
+        from etl.core.runtime import task_setup
 
         settings, _, day = task_setup(logical_date, dag_run.run_after)
         response = ti.xcom_pull(task_ids="approve_payment_batch") or {}

@@ -47,26 +47,26 @@ def _day(context) -> str | None:
 def grants_rollout():
     @task
     def plan(**context) -> list[int]:
-        from etl.config import load_program
-        from etl.rollout import plan_rollout
-        from etl.settings import Settings
+        from etl.core.config import load_program
+        from etl.rollout.engine import plan_rollout
+        from etl.core.settings import Settings
 
         result = plan_rollout(Settings.resolve(), load_program(), _day(context), run_id=context["run_id"])
         return result["shards"]
 
     @task(max_active_tis_per_dagrun=2)
     def build_shard(shard: int, **context) -> dict:
-        from etl.config import load_program
-        from etl.rollout import build_shard as build
-        from etl.settings import Settings
+        from etl.core.config import load_program
+        from etl.rollout.engine import build_shard as build
+        from etl.core.settings import Settings
 
         return build(Settings.resolve(), load_program(), _day(context), shard)
 
     @task
     def finish(**context) -> dict:
-        from etl.config import load_program
-        from etl.rollout import finish_rollout
-        from etl.settings import Settings
+        from etl.core.config import load_program
+        from etl.rollout.engine import finish_rollout
+        from etl.core.settings import Settings
 
         result = finish_rollout(Settings.resolve(), load_program(), _day(context), run_id=context["run_id"])
         return {"folder": result["folder"], "shards": result["shards"], "counts": result["counts"]}

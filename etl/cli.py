@@ -73,9 +73,9 @@ def main(argv: list[str] | None = None) -> int:
         stream=sys.stderr,
     )
     logging.getLogger("great_expectations").setLevel(logging.WARNING)
-    from etl.config import ConfigError, load_program
-    from etl.errors import ReliefError
-    from etl.settings import Settings
+    from etl.core.config import ConfigError, load_program
+    from etl.core.errors import ReliefError
+    from etl.core.settings import Settings
 
     try:
         program = load_program(getattr(args, "program", None))
@@ -88,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _dispatch(args, program, settings) -> int:
     if args.command == "run-day":
-        from etl.pipeline import run_days
+        from etl.daily import run_days
 
         last = args.to or args.day
         if last < args.day:
@@ -99,25 +99,25 @@ def _dispatch(args, program, settings) -> int:
             print(json.dumps(result, ensure_ascii=False))
         return 0
     if args.command == "report":
-        from etl.report import print_report
+        from etl.reports.summary import print_report
 
         return print_report(settings, program, args.day, as_json=args.json)
     if args.command == "rollout":
-        from etl.rollout import run_rollout
+        from etl.rollout.engine import run_rollout
 
         print(json.dumps(run_rollout(settings, program, args.day, shard_size=args.shard_size), ensure_ascii=False))
         return 0
     if args.command == "verify":
-        from etl.verify import verify_folder
+        from etl.payments.verify import verify_folder
 
         return verify_folder(args.folder)
     if args.command == "generate" and args.what == "claims":
-        from etl.generate_claims import generate_claims
+        from etl.synth.claims import generate_claims
 
         print(json.dumps(generate_claims(settings.inbox, program, scale=args.scale, seed=args.seed), ensure_ascii=False))
         return 0
     if args.command == "generate" and args.what == "users":
-        from etl.generate_users import generate_users
+        from etl.synth.users import generate_users
 
         print(json.dumps(generate_users(settings.inbox, program, n_users=args.users, seed=args.seed, fmt=args.format),
                          ensure_ascii=False))

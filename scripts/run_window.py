@@ -20,7 +20,7 @@ def main(argv: list[str]) -> int:
     from airflow.dag_processing.dagbag import DagBag  # noqa: PLC0415 - heavy, only when run
     import pendulum
 
-    from etl.config import load_program
+    from etl.core.config import load_program
 
     program = load_program()
     first = dt.date.fromisoformat(argv[0]) if argv else program.intake_first_day

@@ -8,9 +8,9 @@ import io
 import json
 from pathlib import Path
 
-from etl.claims import CLAIM_COLUMNS
-from etl.identifiers import brn_check_digit
-from etl.settings import Settings
+from etl.claims.parse import CLAIM_COLUMNS
+from etl.claims.identifiers import brn_check_digit
+from etl.core.settings import Settings
 
 
 def make_brn(seed: int) -> str:
@@ -82,7 +82,7 @@ class Workspace:
         return self.deliver(day, buf.getvalue().encode(), kind="decisions")
 
     def run(self, program, day: str, validate: bool = False) -> dict:
-        from etl.pipeline import run_day
+        from etl.daily import run_day
 
         return run_day(self.settings, program, dt.date.fromisoformat(day), run_id=f"test__{day}", validate=validate)
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from etl.config import load_program
+from etl.core.config import load_program
 from tests.builders import Workspace
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
@@ -39,7 +39,7 @@ def pg_ws(tmp_path) -> Workspace:
         pytest.skip(f"PostgreSQL not reachable at {PG_URL}: {exc}")
     url = f"{PG_URL}?options=-csearch_path%3D{schema}"
     yield Workspace(tmp_path, url)
-    from etl.warehouse import _engine
+    from etl.io.warehouse import _engine
 
     _engine(url).dispose()
     with admin.begin() as conn:

@@ -240,7 +240,7 @@ def test_sensor_waits_for_the_days_file(delivered, ws, monkeypatch, dag_bag_of, 
     dag = dag_bag_of(DAGS / "claims_daily.py").dags["claims_daily"]
     poke = dag.get_task("wait_for_claims_file").python_callable
     logical = pendulum.datetime(2022, 10, 17, tz="Asia/Seoul")  # = 2022-10-16T15:00Z
-    with caplog.at_level(logging.INFO, logger="etl.pipeline"):
+    with caplog.at_level(logging.INFO, logger="etl"):
         assert poke(logical_date=logical, dag_run=types.SimpleNamespace(run_after=None)) is delivered
     if not delivered:
         # Airflow's logging (structlog) may send the record to stdout rather than to caplog.
@@ -248,7 +248,7 @@ def test_sensor_waits_for_the_days_file(delivered, ws, monkeypatch, dag_bag_of, 
 
 
 def test_claims_file_ready(ws):
-    from etl.pipeline import claims_file_ready
+    from etl.daily import claims_file_ready
 
     day = dt.date(2022, 10, 18)
     assert claims_file_ready(ws.settings, day) is False
@@ -260,8 +260,8 @@ def test_claims_file_ready(ws):
 
 
 def test_a_file_that_never_arrives_fails_with_a_message_naming_it(ws):
-    from etl.errors import MissingDelivery
-    from etl.pipeline import claims_file_ready
+    from etl.core.errors import MissingDelivery
+    from etl.daily import claims_file_ready
 
     day = dt.date(2022, 10, 18)
     long_ago = dt.datetime.now(dt.timezone.utc) - dt.timedelta(hours=7)

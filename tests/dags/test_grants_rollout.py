@@ -67,7 +67,7 @@ def test_dag_shape_and_conventions(tmp_path):
 
 @pytest.mark.airflow
 def test_end_to_end_through_airflow(tmp_path, program):
-    from etl.generate_users import generate_users
+    from etl.synth.users import generate_users
 
     info = generate_users(tmp_path / "inbox", program, n_users=6_000, seed=4, malformed=3, duplicates=2)
     env = _env(tmp_path, RELIEF_SHARD_SIZE="1500")

@@ -126,7 +126,7 @@ def test_a_rejected_batch_publishes_nothing_through_airflow(airflow_home, ws, ma
             responder.kill()
         responder.communicate()
     assert not (ws.settings.outbox / "payments" / "2022-10-16").exists(), run.tail()
-    from etl.warehouse import Warehouse
+    from etl.io.warehouse import Warehouse
 
     with Warehouse(ws.settings.db_url).begin() as conn:
         assert Warehouse.rows(conn, "day_payments", run_date="2022-10-16") == []  # the ledger as it was

@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from etl.generate_claims import generate_claims
-from etl.pipeline import run_days
-from etl.report import comparison
+from etl.synth.claims import generate_claims
+from etl.daily import run_days
+from etl.reports.summary import comparison
 
 
 @pytest.fixture(scope="module")

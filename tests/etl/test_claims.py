@@ -1,6 +1,6 @@
 import pytest
 
-from etl.claims import REASONS, RowError, damage_category, load_services, normalise_row, parse_claims_file
+from etl.claims.parse import REASONS, RowError, damage_category, load_services, normalise_row, parse_claims_file
 from tests.builders import claim, claims_csv
 
 

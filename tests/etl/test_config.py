@@ -2,7 +2,7 @@ import shutil
 
 import pytest
 
-from etl.config import ConfigError, load_program
+from etl.core.config import ConfigError, load_program
 
 
 def copy_program(tmp_path, program, edit):

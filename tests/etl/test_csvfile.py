@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from etl.csvfile import MalformedFileError, read_records
+from etl.io.csvfile import MalformedFileError, read_records
 
 HEADER = ["a", "b", "c"]
 

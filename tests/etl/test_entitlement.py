@@ -1,6 +1,6 @@
 import pytest
 
-from etl.entitlement import Decision, business_state, payment_due, payment_id, surviving_claims
+from etl.payments.entitlement import Decision, business_state, payment_due, payment_id, surviving_claims
 
 KEY = "2118607719"
 

@@ -18,12 +18,12 @@ from pathlib import Path
 
 import pytest
 
-from etl.claims import CLAIM_COLUMNS, REASONS, damage_category, load_services, parse_claims_file
+from etl.claims.parse import CLAIM_COLUMNS, REASONS, damage_category, load_services, parse_claims_file
 from etl.cli import main as relief
-from etl.config import DEFAULT_PROGRAM_FILE, Program, load_program
-from etl.csvfile import read_records
-from etl.generate_claims import AFFILIATE_TABLE, KAKAO_TABLE, generate_claims, scaled_table
-from etl.identifiers import normalise_phone
+from etl.core.config import DEFAULT_PROGRAM_FILE, Program, load_program
+from etl.io.csvfile import read_records
+from etl.synth.claims import AFFILIATE_TABLE, KAKAO_TABLE, generate_claims, scaled_table
+from etl.claims.identifiers import normalise_phone
 
 # PROGRAM.md, "The claims that came in", and the joint table of the brief.
 PROGRAM_TABLE = {

@@ -10,7 +10,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from etl.generate_users import generate_users
+from etl.synth.users import generate_users
 
 
 def read(path):
@@ -52,7 +52,7 @@ def test_same_seed_same_bytes_other_seed_other_bytes(tmp_path, program):
 
 def test_chunks_continue_the_same_sequence(tmp_path, program, monkeypatch):
     """The file is generated in chunks; the first users are the same whatever the total."""
-    import etl.generate_users as gen
+    import etl.synth.users as gen
 
     monkeypatch.setattr(gen, "CHUNK", 1_000)
     generate_users(tmp_path / "a", program, n_users=2_500, seed=5)

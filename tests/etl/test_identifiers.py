@@ -1,6 +1,6 @@
 import pytest
 
-from etl.identifiers import brn_check_digit, normalise_brn, normalise_phone
+from etl.claims.identifiers import brn_check_digit, normalise_brn, normalise_phone
 
 
 @pytest.mark.parametrize("brn", ["2118607719", "211-86-07719", "3051408826", "120-81-03014"])

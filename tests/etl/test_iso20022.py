@@ -11,8 +11,8 @@ from decimal import Decimal
 import pytest
 import xmlschema
 
-from etl import iso20022
-from etl.iso20022 import NAMESPACE, build_pain001, krw_amount, parse_pain001, xsd_errors
+from etl.payments import iso20022
+from etl.payments.iso20022 import NAMESPACE, build_pain001, krw_amount, parse_pain001, xsd_errors
 
 KST = dt.timezone(dt.timedelta(hours=9))
 NS = {"p": NAMESPACE}

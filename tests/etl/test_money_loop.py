@@ -9,8 +9,8 @@ import shutil
 
 import pytest
 
-from etl.approval import AwaitingApproval, record_decision
-from etl.config import load_program
+from etl.payments.approval import AwaitingApproval, record_decision
+from etl.core.config import load_program
 from tests.builders import claim, make_brn
 
 BIZ = make_brn(11)
@@ -37,7 +37,7 @@ def returns_csv(rows: list[tuple[str, str, str]]) -> bytes:
 def run(ws, program, day, approve=None):
     import datetime as dt
 
-    from etl.pipeline import run_day
+    from etl.daily import run_day
 
     return run_day(ws.settings, program, dt.date.fromisoformat(day), run_id=f"test__{day}", approve=approve, validate=False)
 
@@ -56,8 +56,8 @@ def test_without_approval_nothing_is_published_and_approving_releases_the_batch(
 def test_a_rejected_batch_publishes_nothing_and_leaves_the_ledger_as_it_was(ws, manual_program):
     import datetime as dt
 
-    from etl.pipeline import compute_day, publish_day, stage_day
-    from etl.warehouse import Warehouse
+    from etl.daily import compute_day, publish_day, stage_day
+    from etl.io.warehouse import Warehouse
 
     ws.deliver("2022-10-16", [claim(receipt_no="R1", business_reg_no=BIZ)])
     day = dt.date(2022, 10, 16)
@@ -79,9 +79,9 @@ def test_a_rejected_batch_publishes_nothing_and_leaves_the_ledger_as_it_was(ws, 
 def test_an_approval_covers_only_the_batch_it_saw(ws, manual_program):
     import datetime as dt
 
-    from etl.approval import require_approval
-    from etl.pipeline import compute_day, stage_day
-    from etl.warehouse import Warehouse
+    from etl.payments.approval import require_approval
+    from etl.daily import compute_day, stage_day
+    from etl.io.warehouse import Warehouse
 
     ws.deliver("2022-10-16", [claim(receipt_no="R1", business_reg_no=BIZ)])
     day = dt.date(2022, 10, 16)

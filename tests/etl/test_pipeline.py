@@ -9,7 +9,7 @@ import stat
 
 import pytest
 
-from etl.errors import InboxFileError, OutOfOrderRun, ReliefError, ValidationFailed
+from etl.core.errors import InboxFileError, OutOfOrderRun, ReliefError, ValidationFailed
 from tests.builders import claim, make_brn
 
 BIZ = make_brn(1)
@@ -247,7 +247,7 @@ def test_a_failed_hard_check_stops_publishing_and_keeps_the_results(ws, program)
     with pytest.raises(ValidationFailed, match="payments_batch"):
         ws.run(program, "2022-10-17", validate=True)
     assert not (ws.settings.outbox / "payments" / "2022-10-17").exists()
-    from etl.warehouse import Warehouse
+    from etl.io.warehouse import Warehouse
 
     with Warehouse(ws.settings.db_url).begin() as conn:
         results = Warehouse.rows(conn, "validation_results", run_date="2022-10-17")
@@ -259,7 +259,7 @@ def test_a_failed_hard_check_stops_publishing_and_keeps_the_results(ws, program)
 
 
 def test_the_run_date_comes_from_the_logical_date_in_kst():
-    from etl.runtime import run_day_of
+    from etl.core.runtime import run_day_of
 
     utc = dt.timezone.utc
     assert run_day_of(dt.datetime(2022, 10, 15, 15, 0, tzinfo=utc), None, "Asia/Seoul") == dt.date(2022, 10, 16)

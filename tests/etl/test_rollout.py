@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from etl import rollout
-from etl.config import load_program
-from etl.errors import InboxFileError, ReliefError
-from etl.generate_users import generate_users
-from etl.outbox import sha256_file
-from etl.settings import Settings
+from etl.rollout import engine as rollout
+from etl.core.config import load_program
+from etl.core.errors import InboxFileError, ReliefError
+from etl.synth.users import generate_users
+from etl.io.outbox import sha256_file
+from etl.core.settings import Settings
 
 DAY = "2023-01-05"
 HEADER = "user_id,status,joined_at,talk_drawer_optin_at\n"
@@ -381,7 +381,7 @@ def test_after_a_crash_a_rerun_finishes_the_missing_shards(settings, generated, 
 def test_budget_reproduces_the_cost_table_beside_the_cash_paid(settings, program):
     import sqlalchemy as sa
 
-    from etl.warehouse import Warehouse
+    from etl.io.warehouse import Warehouse
 
     wh = Warehouse(settings.db_url)
     with wh.begin() as conn:

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from etl import outbox
-from etl.iso20022 import build_pain001
-from etl.verify import PAYMENT_COLUMNS, check_folder, verify_folder
+from etl.io import outbox
+from etl.payments.iso20022 import build_pain001
+from etl.payments.verify import PAYMENT_COLUMNS, check_folder, verify_folder
 
 KST = dt.timezone(dt.timedelta(hours=9))
 DAY = dt.date(2022, 10, 16)

@@ -1,0 +1,182 @@
+-- The warehouse schema: created on first use, the same on SQLite and PostgreSQL.
+-- Day-partitioned tables are rewritten by partition (run_date) in one transaction per run.
+-- Booleans are integers (0/1) and amounts are bigint won: no floats anywhere near money.
+
+create table if not exists schema_version (
+    version integer not null
+);
+
+-- Every valid row of every day's claims file, as delivered (append-only by day).
+-- The effective version of a receipt as of day D is its latest delivery on or before D.
+create table if not exists deliveries (
+    run_date text not null,
+    line_no integer not null,
+    receipt_no text not null,
+    received_at text not null,            -- UTC, sortable text
+    channel text not null,
+    claimant_type text not null,
+    claimant_key text not null,
+    claimant_name text,
+    kakao_account_id text,
+    phone text,
+    business_reg_no text,
+    service text not null,
+    operator text not null,
+    kakao_corp integer not null,
+    paid_service integer not null,
+    monetary_loss integer not null,
+    claimed_loss_krw bigint,
+    bank_code text,
+    account_no text,
+    account_holder text,
+    description text,
+    outcome text not null,                -- accepted | excluded | duplicate
+    primary key (run_date, line_no)
+);
+create index if not exists deliveries_by_receipt on deliveries (receipt_no, run_date);
+create index if not exists deliveries_by_claimant on deliveries (claimant_key, run_date);
+
+-- Rows that could not be accepted, with the reason and the raw text: nothing is lost.
+create table if not exists quarantine (
+    run_date text not null,
+    source_file text not null,
+    line_no integer not null,
+    reason text not null,
+    detail text not null,
+    raw text not null,
+    primary key (run_date, line_no)
+);
+
+-- The claimant keys whose entitlement a day's run recomputes.
+create table if not exists touched_keys (
+    run_date text not null,
+    claimant_key text not null,
+    primary key (run_date, claimant_key)
+);
+
+-- Each business's state after a day's run (written for the businesses that day touched).
+create table if not exists business_state (
+    run_date text not null,
+    claimant_key text not null,
+    business_reg_no text,
+    claimant_name text,
+    loss_krw bigint not null,
+    surviving_claims integer not null,
+    services text not null,
+    receipts text not null,               -- the receipt_nos of the surviving claims counted in the loss
+    status text not null,                 -- tier | review_pending | review_approved | review_rejected | held | no_loss
+    entitlement_krw bigint not null,
+    paid_krw bigint not null,             -- paid up to and including this day
+    owed_krw bigint not null,             -- entitled but not yet payable (no bank details)
+    has_bank_details integer not null,
+    primary key (claimant_key, run_date)
+);
+create index if not exists business_state_by_status on business_state (status, claimant_key);
+create index if not exists business_state_by_owed on business_state (owed_krw, claimant_key);
+
+-- The payment ledger: one row per payment, partitioned by the day that issued it.
+create table if not exists payments (
+    payment_id text primary key,
+    run_date text not null,
+    claimant_key text not null,
+    business_reg_no text not null,
+    payee_name text,
+    bank_code text not null,
+    account_no text not null,
+    account_holder text,
+    amount_krw bigint not null,
+    basis text not null
+);
+create index if not exists payments_by_claimant on payments (claimant_key, run_date);
+create index if not exists payments_by_day on payments (run_date);
+
+-- The council's decisions, as delivered.
+create table if not exists decisions (
+    run_date text not null,
+    line_no integer not null,
+    claimant_key text not null,
+    decision text not null,
+    approved_amount_krw bigint,
+    decided_by text,
+    decided_at text not null,             -- UTC, sortable text
+    primary key (run_date, line_no)
+);
+create index if not exists decisions_by_claimant on decisions (claimant_key, decided_at);
+
+-- One row per day run: its status, the inputs' hashes and the day's and cumulative counts (JSON).
+create table if not exists day_runs (
+    run_date text primary key,
+    run_id text not null,
+    status text not null,                 -- staged | computed | published | rejected
+    config_sha256 text not null,
+    claims_sha256 text,
+    day_counts text,
+    cumulative_counts text,
+    updated_at text not null
+);
+
+-- Great Expectations results, kept whether they passed or not.
+create table if not exists validation_results (
+    run_date text not null,
+    suite text not null,
+    success integer not null,
+    hard_failures integer not null,
+    soft_failures integer not null,
+    result_json text not null,
+    primary key (run_date, suite)
+);
+
+-- Council decisions that were not applied, with the reason (published beside the review queue).
+create table if not exists decision_errors (
+    run_date text not null,
+    line_no integer not null,
+    claimant_key text not null,
+    reason text not null,
+    detail text not null,
+    raw text not null,
+    primary key (run_date, line_no)
+);
+
+-- Maker-checker: who released (or rejected) each day's payment batch, and the batch they saw.
+create table if not exists batch_approvals (
+    run_date text primary key,
+    decision text not null,               -- approved | rejected
+    decided_by text not null,
+    batch_sha256 text not null,
+    payments integer not null,
+    control_sum_krw bigint not null,
+    decided_at text not null
+);
+
+-- The bank's results for issued payments, as delivered; the latest line per payment stands.
+create table if not exists payment_returns (
+    run_date text not null,
+    line_no integer not null,
+    payment_id text not null,
+    status text not null,                 -- settled | returned
+    reason text,
+    primary key (run_date, line_no)
+);
+create index if not exists payment_returns_by_payment on payment_returns (payment_id, run_date);
+
+-- Bank result rows that were not applied, with the reason.
+create table if not exists return_errors (
+    run_date text not null,
+    line_no integer not null,
+    payment_id text not null,
+    reason text not null,
+    raw text not null,
+    primary key (run_date, line_no)
+);
+
+-- Businesses held for review by the fraud checks, per day they were recomputed.
+create table if not exists holds (
+    run_date text not null,
+    claimant_key text not null,
+    reason text not null,                 -- shared_account | suspected_duplicate
+    detail text not null,
+    primary key (run_date, claimant_key, reason)
+);
+
+create index if not exists deliveries_by_account on deliveries (account_no, bank_code);
+create index if not exists deliveries_by_phone on deliveries (phone);

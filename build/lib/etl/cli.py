@@ -1,0 +1,129 @@
+"""`relief`: the pipeline's functions outside a scheduler, for local runs, backfills and tests.
+
+Each subcommand imports what it needs when it runs, so `relief --help` starts fast.
+Exit codes: 0 done, 1 the run failed (message on stderr), 2 bad usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import logging
+import sys
+
+
+def _date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date (YYYY-MM-DD)") from None
+
+
+def _io_options() -> argparse.ArgumentParser:
+    # SUPPRESS: the options may stand before or after the subcommand without one hiding the other.
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--inbox", default=argparse.SUPPRESS, help="inbox folder (default $RELIEF_INBOX or ./var/inbox)")
+    common.add_argument("--outbox", default=argparse.SUPPRESS, help="outbox folder (default $RELIEF_OUTBOX or ./var/outbox)")
+    common.add_argument("--db", default=argparse.SUPPRESS, help="warehouse SQLAlchemy URL (default $RELIEF_DB_URL or ./var/warehouse.sqlite)")
+    common.add_argument("--program", default=argparse.SUPPRESS, help="program config file (default $RELIEF_PROGRAM or the 1015 program)")
+    return common
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = _io_options()
+    parser = argparse.ArgumentParser(prog="relief", description=__doc__.splitlines()[0], parents=[common])
+    parser.add_argument("-v", "--verbose", action="store_true", help="log at DEBUG level")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run-day", parents=[common], help="run the daily claims pipeline for one day (or a range)")
+    run.add_argument("day", type=_date)
+    run.add_argument("--to", type=_date, help="run every day from DAY through this one, in order, in one process")
+    run.add_argument("--approve", action="store_true", help="approve the payment batch (maker-checker) for this run")
+    run.add_argument("--skip-validation", action="store_true", help=argparse.SUPPRESS)
+
+    roll = sub.add_parser("rollout", parents=[common], help="build the January 5 grant files")
+    roll.add_argument("day", type=_date)
+    roll.add_argument("--shard-size", type=int, default=None, help="users per shard")
+
+    rep = sub.add_parser("report", parents=[common], help="print the cumulative figures beside PROGRAM.md's table")
+    rep.add_argument("--day", type=_date, help="as of this day (default: the latest day run)")
+    rep.add_argument("--json", action="store_true", help="print the summary as JSON")
+
+    ver = sub.add_parser("verify", parents=[common], help="check a published outbox folder before upload")
+    ver.add_argument("folder")
+
+    gen = sub.add_parser("generate", parents=[common], help="write calibrated synthetic inbox files")
+    gen_sub = gen.add_subparsers(dest="what", required=True)
+    gc = gen_sub.add_parser("claims", parents=[common], help="the 19 daily claims files")
+    gc.add_argument("--scale", type=float, default=1.0, help="1 reproduces PROGRAM.md's figures exactly")
+    gc.add_argument("--seed", type=int, default=1015)
+    gu = gen_sub.add_parser("users", parents=[common], help="the KakaoTalk user directory")
+    gu.add_argument("--users", type=int, default=100_000)
+    gu.add_argument("--seed", type=int, default=1015)
+    gu.add_argument("--format", choices=["csv", "parquet"], default="csv")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    logging.getLogger("great_expectations").setLevel(logging.WARNING)
+    from etl.core.config import ConfigError, load_program
+    from etl.core.errors import ReliefError
+    from etl.core.settings import Settings
+
+    try:
+        program = load_program(getattr(args, "program", None))
+        settings = Settings.resolve(getattr(args, "inbox", None), getattr(args, "outbox", None), getattr(args, "db", None))
+        return _dispatch(args, program, settings)
+    except (ConfigError, ReliefError) as exc:
+        print(f"relief: {exc}", file=sys.stderr)
+        return 1
+
+
+def _dispatch(args, program, settings) -> int:
+    if args.command == "run-day":
+        from etl.daily import run_days
+
+        last = args.to or args.day
+        if last < args.day:
+            raise SystemExit("relief: --to is before the day")
+        results = run_days(settings, program, args.day, last, approve=args.approve or None,
+                           validate=not args.skip_validation)
+        for result in results:
+            print(json.dumps(result, ensure_ascii=False))
+        return 0
+    if args.command == "report":
+        from etl.reports.summary import print_report
+
+        return print_report(settings, program, args.day, as_json=args.json)
+    if args.command == "rollout":
+        from etl.rollout.engine import run_rollout
+
+        print(json.dumps(run_rollout(settings, program, args.day, shard_size=args.shard_size), ensure_ascii=False))
+        return 0
+    if args.command == "verify":
+        from etl.payments.verify import verify_folder
+
+        return verify_folder(args.folder)
+    if args.command == "generate" and args.what == "claims":
+        from etl.synth.claims import generate_claims
+
+        print(json.dumps(generate_claims(settings.inbox, program, scale=args.scale, seed=args.seed), ensure_ascii=False))
+        return 0
+    if args.command == "generate" and args.what == "users":
+        from etl.synth.users import generate_users
+
+        print(json.dumps(generate_users(settings.inbox, program, n_users=args.users, seed=args.seed, fmt=args.format),
+                         ensure_ascii=False))
+        return 0
+    raise AssertionError(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,109 @@
+"""Maker-checker: a day's payment batch reaches the outbox only after someone approves that exact batch.
+
+The approval records the batch's SHA-256 (its payment rows in order), so a batch that changes after
+approval (a recompute) needs approving again. A rejection discards the day's computed results:
+the ledger is left as it was before the day, and the day must be rerun.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import logging
+
+from etl.core.errors import ReliefError
+from etl.core.settings import Settings
+from etl.io.warehouse import Warehouse
+
+log = logging.getLogger(__name__)
+AUTO_APPROVER = "auto (program config approval.auto_approve_payments)"
+NOTHING_TO_APPROVE = "auto (no payments in the batch)"
+
+
+class AwaitingApproval(ReliefError):
+    """The day's batch is computed and validated but nobody has approved it yet."""
+
+
+def facts_of(run_date: str, payments: list[dict]) -> dict:
+    """What an approver sees of a batch: count, control sum, largest payment, and the batch's hash."""
+    canonical = json.dumps([[p["payment_id"], p["claimant_key"], p["bank_code"], p["account_no"], int(p["amount_krw"])]
+                            for p in payments])
+    return {
+        "run_date": run_date,
+        "payments": len(payments),
+        "control_sum_krw": sum(int(p["amount_krw"]) for p in payments),
+        "largest_payment_krw": max((int(p["amount_krw"]) for p in payments), default=0),
+        "batch_sha256": hashlib.sha256(canonical.encode()).hexdigest(),
+    }
+
+
+def batch_facts(settings: Settings, day: dt.date) -> dict:
+    """The facts of the day's computed batch, as the warehouse holds it now."""
+    with Warehouse(settings.db_url).begin() as conn:
+        rows = Warehouse.rows(conn, "day_payments", run_date=day.isoformat())
+    return facts_of(day.isoformat(), rows)
+
+
+def _awaiting(day: dt.date, facts: dict) -> AwaitingApproval:
+    return AwaitingApproval(
+        f"{day}: payment batch awaits approval ({facts['payments']} payments, control sum"
+        f" {facts['control_sum_krw']:,} KRW, largest {facts['largest_payment_krw']:,} KRW);"
+        " approve it in the Airflow UI, or rerun with `relief run-day --approve`"
+    )
+
+
+def record_decision(settings: Settings, day: dt.date, approved: bool, decided_by: str) -> dict:
+    """Record who approved or rejected the batch as it stands now; a rejection discards the day's results."""
+    facts = batch_facts(settings, day)
+    with Warehouse(settings.db_url).begin() as conn:
+        status = Warehouse.rows(conn, "day_run", run_date=day.isoformat())
+        if not status or status[0]["status"] not in ("computed", "published"):
+            raise ReliefError(f"{day}: no computed payment batch to decide on")
+        Warehouse.run(conn, "delete_batch_approval", run_date=day.isoformat())
+        if approved:
+            Warehouse.run(
+                conn, "insert_batch_approval", run_date=day.isoformat(), decision="approved", decided_by=decided_by,
+                batch_sha256=facts["batch_sha256"], payments=facts["payments"],
+                control_sum_krw=facts["control_sum_krw"], decided_at=dt.datetime.now(dt.timezone.utc).isoformat(),
+            )
+        else:
+            # Leave the ledger as it was: the day's payments and business states go; its inputs stay staged.
+            Warehouse.run(conn, "reset_day_results", run_date=day.isoformat())
+            Warehouse.run(conn, "set_day_status", run_date=day.isoformat(), status="rejected",
+                          updated_at=dt.datetime.now(dt.timezone.utc).isoformat())
+    log.info("%s payment batch %s by %s: %d payments, %d KRW", day, "approved" if approved else "REJECTED",
+             decided_by, facts["payments"], facts["control_sum_krw"])
+    return {**facts, "decision": "approved" if approved else "rejected", "decided_by": decided_by}
+
+
+def approve_automatically(settings: Settings, program, day: dt.date) -> dict:
+    """Approval without a person: by the program's switch, or because the batch has no payments."""
+    if program.auto_approve_payments:
+        return record_decision(settings, day, True, AUTO_APPROVER)
+    facts = batch_facts(settings, day)
+    if facts["payments"] == 0:
+        return record_decision(settings, day, True, NOTHING_TO_APPROVE)
+    raise _awaiting(day, facts)
+
+
+def discard_unpublished_batch(settings: Settings, day: dt.date, decided_by: str) -> str:
+    """The end of a day whose batch was not released: record the rejection and discard the batch."""
+    with Warehouse(settings.db_url).begin() as conn:
+        status = Warehouse.rows(conn, "day_run", run_date=day.isoformat())
+    if status and status[0]["status"] == "published":
+        return "published: nothing to discard"
+    record_decision(settings, day, False, decided_by)
+    return "batch rejected and discarded"
+
+
+def require_approval(settings: Settings, day: dt.date, payments: list[dict] | None = None) -> dict:
+    """The approval of exactly this batch (the day's payments about to be published), or AwaitingApproval."""
+    facts = batch_facts(settings, day) if payments is None else facts_of(day.isoformat(), payments)
+    with Warehouse(settings.db_url).begin() as conn:
+        rows = Warehouse.rows(conn, "batch_approval", run_date=day.isoformat())
+    if not rows or rows[0]["decision"] != "approved":
+        raise _awaiting(day, facts)
+    if rows[0]["batch_sha256"] != facts["batch_sha256"]:
+        raise AwaitingApproval(f"{day}: the payment batch changed after it was approved: it must be approved again")
+    return rows[0]

@@ -1,0 +1,153 @@
+"""Audit before publish: run the Great Expectations suites of `expectations/` over a day's data.
+
+A failed critical expectation stops the day (ValidationFailed) before anything reaches the outbox;
+warnings are recorded and logged. Every result is kept in the warehouse (validation_results),
+passed or not. Great Expectations is imported here only, never by a DAG file (it takes seconds).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import json
+import logging
+import os
+from pathlib import Path
+
+from etl.core.config import Program
+from etl.core.resources import data_dir
+from etl.core.errors import ValidationFailed
+from etl.core.settings import Settings
+from etl.io.warehouse import Warehouse
+
+log = logging.getLogger(__name__)
+SUITES_DIR = data_dir("expectations")
+INT_COLUMNS = ("line_no", "kakao_corp", "paid_service", "monetary_loss", "claimed_loss_krw", "amount_krw")
+
+
+@functools.cache
+def load_suite_doc(name: str) -> dict:
+    return json.loads((SUITES_DIR / f"{name}.json").read_text(encoding="utf-8"))
+
+
+@functools.cache
+def _batch_definition():
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+    logging.getLogger("great_expectations").setLevel(logging.WARNING)
+    import great_expectations as gx
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = ProgressBarsConfig(globally=False)
+    source = context.data_sources.add_pandas("relief")
+    return source.add_dataframe_asset("day").add_batch_definition_whole_dataframe("day")
+
+
+def _suite(name: str):
+    from great_expectations.core import ExpectationSuite
+    from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
+
+    doc = load_suite_doc(name)
+    return ExpectationSuite(
+        name=doc["name"],
+        expectations=[
+            ExpectationConfiguration(
+                type=e["type"], kwargs=e["kwargs"], severity=e.get("severity", "critical"), notes=e.get("notes")
+            )
+            for e in doc["expectations"]
+        ],
+    )
+
+
+def _frame(rows: list[dict], columns: list[str]):
+    import pandas as pd
+
+    # Integer columns go straight to nullable Int64: never through float (no NaN near money).
+    data = {
+        c: pd.array([r[c] for r in rows], dtype="Int64" if c in INT_COLUMNS else object) for c in columns
+    }
+    return pd.DataFrame(data, columns=columns)
+
+
+def validate_rows(name: str, rows: list[dict], columns: list[str], parameters: dict) -> dict:
+    """Run one suite over rows; return success, the failures by severity and the full result."""
+    result = _batch_definition().get_batch(batch_parameters={"dataframe": _frame(rows, columns)}).validate(
+        _suite(name), expectation_parameters=parameters
+    )
+    hard, soft = [], []
+    for r in result.results:
+        if r.success:
+            continue
+        cfg = r.expectation_config
+        entry = {
+            "expectation": cfg.type,
+            "column": cfg.kwargs.get("column") or cfg.kwargs.get("column_list"),
+            "unexpected_count": (r.result or {}).get("unexpected_count"),
+        }
+        (soft if str(getattr(cfg.severity, "value", cfg.severity)) != "critical" else hard).append(entry)
+    return {"suite": name, "success": not hard, "hard_failures": hard, "soft_failures": soft,
+            "result": result.describe_dict()}
+
+
+def _record(settings: Settings, day: dt.date, outcome: dict) -> None:
+    with Warehouse(settings.db_url).begin() as conn:
+        Warehouse.run(
+            conn,
+            "upsert_validation_result",
+            run_date=day.isoformat(),
+            suite=outcome["suite"],
+            success=int(outcome["success"]),
+            hard_failures=len(outcome["hard_failures"]),
+            soft_failures=len(outcome["soft_failures"]),
+            result_json=json.dumps(outcome["result"], default=str),
+        )
+    for failure in outcome["soft_failures"]:
+        log.warning("%s %s: warning %s", day, outcome["suite"], failure)
+    for failure in outcome["hard_failures"]:
+        log.error("%s %s: FAILED %s", day, outcome["suite"], failure)
+    if not outcome["success"]:
+        raise ValidationFailed(
+            f"{day}: suite {outcome['suite']} failed {len(outcome['hard_failures'])} critical expectation(s): "
+            + "; ".join(f"{f['expectation']}({f['column']})" for f in outcome["hard_failures"])
+            + ". Nothing is published; the results are kept in validation_results."
+        )
+
+
+def _summary(outcome: dict) -> dict:
+    # What goes to XCom and the logs: counts only, never values (they may be account numbers).
+    return {"suite": outcome["suite"], "success": outcome["success"],
+            "hard_failures": len(outcome["hard_failures"]), "soft_failures": len(outcome["soft_failures"])}
+
+
+def validate_day_claims(settings: Settings, program: Program, day: dt.date) -> dict:
+    """The claims_staged suite over the day's staged rows."""
+    from etl.claims.parse import load_services
+
+    doc_columns = load_suite_doc("claims_staged")["expectations"][0]["kwargs"]["column_set"]
+    with Warehouse(settings.db_url).begin() as conn:
+        rows = Warehouse.rows(conn, "day_deliveries", run_date=day.isoformat())
+    outcome = validate_rows(
+        "claims_staged", rows, doc_columns,
+        {"run_dates": [day.isoformat()], "service_codes": sorted(load_services(program.services_path))},
+    )
+    _record(settings, day, outcome)
+    return _summary(outcome)
+
+
+def validate_day_payments(settings: Settings, program: Program, day: dt.date) -> dict:
+    """The payments_batch suite over the day's computed payment batch."""
+    from etl.daily import PAYMENT_COLUMNS
+
+    with Warehouse(settings.db_url).begin() as conn:
+        rows = Warehouse.rows(conn, "day_payments", run_date=day.isoformat())
+    outcome = validate_rows(
+        "payments_batch", rows, PAYMENT_COLUMNS,
+        {
+            "run_dates": [day.isoformat()],
+            "payment_id_regex": rf"^{program.payment_prefix}-{day:%Y%m%d}-\d{{7}}$",
+            "max_payment_krw": program.max_payment_krw,
+            "max_tier_krw": max(t.support_krw for t in program.tiers),
+        },
+    )
+    _record(settings, day, outcome)
+    return _summary(outcome)

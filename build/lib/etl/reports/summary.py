@@ -1,0 +1,76 @@
+"""`relief report`: the cumulative figures of the latest published day, beside PROGRAM.md's table."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+from etl.core.config import Program
+from etl.core.errors import ReliefError
+from etl.core.settings import Settings
+from etl.io.warehouse import Warehouse
+
+# (label, where the figure is in the cumulative counts, the reference key, the share's denominator)
+ROWS = [
+    ("damage reports received", ("reports_received",), "reports_received", None),
+    ("  of which for Kakao", ("reports_kakao",), "reports_kakao", "reports_received"),
+    ("  for affiliates (excluded)", ("reports_affiliate",), "reports_affiliate", "reports_received"),
+    ("Kakao: general users", ("by_claimant_type", "individual"), "individual", "reports_kakao"),
+    ("Kakao: small businesses", ("by_claimant_type", "small_business"), "small_business", "reports_kakao"),
+    ("Kakao: mid-size and large", ("by_claimant_type", "enterprise"), "enterprise", "reports_kakao"),
+    ("Kakao: paid service", ("by_damage", "paid_service"), "paid_service", "reports_kakao"),
+    ("Kakao: free, monetary loss", ("by_damage", "free_monetary"), "free_monetary", "reports_kakao"),
+    ("Kakao: no monetary loss", ("by_damage", "non_monetary"), "non_monetary", "reports_kakao"),
+]
+
+
+def _get(counts: dict, path: tuple[str, ...]) -> int:
+    value = counts
+    for key in path:
+        value = value.get(key, 0) if isinstance(value, dict) else 0
+    return int(value)
+
+
+def comparison(cumulative: dict, reference: dict[str, int]) -> list[dict]:
+    """One row per PROGRAM.md figure: the reference, this run's value, its share, and whether they match."""
+    rows = []
+    for label, path, ref_key, denominator in ROWS:
+        value = _get(cumulative, path)
+        share = None
+        if denominator:
+            base = cumulative.get(denominator, 0)
+            share = round(100 * value / base, 1) if base else None
+        ref = reference.get(ref_key)
+        rows.append({"figure": label, "program": ref, "run": value, "share_pct": share, "match": ref == value})
+    return rows
+
+
+def load_latest(settings: Settings, as_of: dt.date | None) -> dict:
+    with Warehouse(settings.db_url).begin() as conn:
+        rows = Warehouse.rows(conn, "latest_day_run", as_of=as_of.isoformat() if as_of else None)
+    if not rows:
+        raise ReliefError("no published day in the warehouse yet: run `relief run-day` first")
+    row = rows[0]
+    return {"run_date": row["run_date"], "run_id": row["run_id"], "day": json.loads(row["day_counts"]),
+            "cumulative": json.loads(row["cumulative_counts"])}
+
+
+def print_report(settings: Settings, program: Program, as_of: dt.date | None, as_json: bool = False) -> int:
+    latest = load_latest(settings, as_of)
+    table = comparison(latest["cumulative"], program.reference_claims)
+    c = latest["cumulative"]
+    if as_json:
+        print(json.dumps({**latest, "comparison": table}, ensure_ascii=False, indent=2))
+        return 0
+    print(f"{program.code}: cumulative through {latest['run_date']} (run {latest['run_id']})")
+    print(f"{'figure':<30} {'PROGRAM.md':>12} {'this run':>12} {'share':>7}  ")
+    for r in table:
+        share = f"{r['share_pct']:.1f}%" if r["share_pct"] is not None else ""
+        program_value = f"{r['program']:,}" if r["program"] is not None else "-"
+        mark = "ok" if r["match"] else ("" if r["program"] is None else "DIFFERS")
+        print(f"{r['figure']:<30} {program_value:>12} {r['run']:>12,} {share:>7}  {mark}")
+    print()
+    print(f"rows received {c['rows_received']:,} = accepted {c['accepted']:,} + duplicates {c['duplicates']:,}"
+          f" + excluded {c['excluded']:,} + quarantined {c['quarantined']:,}")
+    print(f"payments {c['payments']:,}, paid {c['paid_krw']:,} KRW")
+    return 0

@@ -1,0 +1,107 @@
+"""The warehouse adapter: SQLAlchemy over SQLite (default) or PostgreSQL, SQL kept in `sql/`.
+
+Every query is a file in `sql/` with bind parameters; this module only loads, binds and runs them.
+The schema is created on first use, and a warehouse newer than the code is refused.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from etl.io.sqlfiles import driver_sql, sql, statements
+
+SCHEMA_VERSION = 1
+_BATCH = 5000
+
+
+@functools.cache
+def _engine(url: str) -> Engine:
+    if url.startswith("sqlite"):
+        path = url.split("///", 1)[-1]
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = sa.create_engine(url, connect_args={"timeout": 60})
+
+        @sa.event.listens_for(engine, "connect")
+        def _pragmas(dbapi_conn, _record):  # noqa: ANN001 - DB-API connection
+            cur = dbapi_conn.cursor()
+            cur.execute("pragma journal_mode=wal")
+            cur.execute("pragma synchronous=normal")
+            cur.execute("pragma foreign_keys=on")
+            cur.close()
+
+        return engine
+    return sa.create_engine(url, pool_pre_ping=True)
+
+
+class Warehouse:
+    """One database: `begin()` gives a transaction; `run`, `rows`, `scalar` and `executemany` take SQL file names."""
+
+    _ready: set[str] = set()  # URLs whose schema this process has already checked
+
+    def __init__(self, url: str):
+        self.url = url
+        self.engine = _engine(url)
+        if url not in Warehouse._ready:
+            self._ensure_schema()
+            Warehouse._ready.add(url)
+
+    def _ensure_schema(self) -> None:
+        with self.engine.begin() as conn:
+            for stmt in statements("schema"):
+                conn.execute(sa.text(stmt))
+            version = conn.execute(sa.text("select max(version) from schema_version")).scalar()
+            if version is None:
+                conn.execute(sa.text("insert into schema_version (version) values (:v)"), {"v": SCHEMA_VERSION})
+            elif version > SCHEMA_VERSION:
+                raise RuntimeError(
+                    f"warehouse schema version {version} is newer than this code ({SCHEMA_VERSION}): upgrade outage-relief"
+                )
+
+    @contextmanager
+    def begin(self) -> Iterator[Connection]:
+        with self.engine.begin() as conn:
+            yield conn
+
+    @staticmethod
+    def run(conn: Connection, name: str, **params) -> None:
+        """Run every statement of a SQL file with the same parameters."""
+        for stmt in statements(name):
+            conn.execute(sa.text(stmt), params)
+
+    @staticmethod
+    def rows(conn: Connection, name: str, **params) -> list[dict]:
+        result = conn.execute(sa.text(sql(name)), params)
+        keys = list(result.keys())
+        return [dict(zip(keys, row)) for row in result.fetchall()]
+
+    @staticmethod
+    def scalar(conn: Connection, name: str, **params):
+        return conn.execute(sa.text(sql(name)), params).scalar()
+
+    @staticmethod
+    def executemany(conn: Connection, name: str, rows: Iterable[dict]) -> int:
+        """Run a one-statement file (an insert or update) once per row, in batches.
+
+        Straight to the driver (no per-row SQL compilation): a day's rows are bulk work.
+        """
+        statement = driver_sql(name, conn.dialect.paramstyle)
+        n = 0
+        batch: list[dict] = []
+        for row in rows:
+            batch.append(row)
+            if len(batch) >= _BATCH:
+                conn.exec_driver_sql(statement, batch)
+                n += len(batch)
+                batch = []
+        if batch:
+            conn.exec_driver_sql(statement, batch)
+            n += len(batch)
+        return n
+

@@ -1,0 +1,74 @@
+"""The bank's results for issued payments (`returns_YYYYMMDD.csv`) and the reconciliation they feed.
+
+A returned payment no longer counts as paid: the amount is owed again, and is paid once the business
+gives bank details other than the ones the bank returned. The reconciliation adds up to the won:
+issued = settled + returned + outstanding, in count and in KRW.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from etl.io.csvfile import read_records
+
+RETURN_COLUMNS = ["payment_id", "status", "reason"]
+RETURN_REASONS = {
+    "malformed_row": "the row cannot be read (quoting, encoding or field count)",
+    "bad_status": "status is not settled or returned",
+    "unknown_payment": "no payment with this payment_id was issued before this day",
+}
+
+
+@dataclass
+class ParsedReturns:
+    results: list[dict]
+    errors: list[dict]
+
+
+def parse_returns_file(path: Path) -> ParsedReturns:
+    parsed = ParsedReturns([], [])
+    for rec in read_records(path, RETURN_COLUMNS):
+        if rec.error:
+            parsed.errors.append({"line_no": rec.line_no, "payment_id": "", "reason": "malformed_row", "raw": rec.raw})
+            continue
+        payment_id, status, reason = (f.strip() for f in rec.fields)
+        status = status.lower()
+        if status not in ("settled", "returned"):
+            parsed.errors.append({"line_no": rec.line_no, "payment_id": payment_id, "reason": "bad_status", "raw": rec.raw})
+            continue
+        parsed.results.append(
+            {"line_no": rec.line_no, "payment_id": payment_id, "status": status, "reason": reason or None, "raw": rec.raw}
+        )
+    return parsed
+
+
+def reconcile(payments: Iterable[Mapping], run_date: str) -> dict:
+    """Issued, settled, returned and outstanding payments (count and KRW), for the day and cumulative.
+
+    `payments` are every payment issued up to the day with its latest bank result (status, result_date).
+    """
+
+    def bucket() -> dict:
+        return {"count": 0, "krw": 0}
+
+    cumulative = {k: bucket() for k in ("issued", "settled", "returned", "outstanding")}
+    day = {k: bucket() for k in ("issued", "settled", "returned")}
+    for p in payments:
+        amount = int(p["amount_krw"])
+        state = p["status"] or "outstanding"
+        for target in (cumulative["issued"], cumulative[state]):
+            target["count"] += 1
+            target["krw"] += amount
+        if p["run_date"] == run_date:
+            day["issued"]["count"] += 1
+            day["issued"]["krw"] += amount
+        if p["status"] and p["result_date"] == run_date:
+            day[p["status"]]["count"] += 1
+            day[p["status"]]["krw"] += amount
+    parts = ("settled", "returned", "outstanding")
+    balanced = all(
+        cumulative["issued"][unit] == sum(cumulative[k][unit] for k in parts) for unit in ("count", "krw")
+    )
+    return {"run_date": run_date, "day": day, "cumulative": cumulative, "balanced": balanced}

@@ -1,4 +1,0 @@
-select source_file, line_no, reason, detail, raw
-from quarantine
-where run_date = :run_date
-order by source_file, line_no

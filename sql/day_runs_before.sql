@@ -1,4 +1,0 @@
-select run_date, status, claims_sha256, cumulative_counts
-from day_runs
-where run_date < :run_date
-order by run_date

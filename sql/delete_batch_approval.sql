@@ -1,1 +1,0 @@
-delete from batch_approvals where run_date = :run_date

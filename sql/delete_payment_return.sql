@@ -1,1 +1,0 @@
-delete from payment_returns where run_date = :run_date and line_no = :line_no

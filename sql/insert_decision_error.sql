@@ -1,2 +1,0 @@
-insert into decision_errors (run_date, line_no, claimant_key, reason, detail, raw)
-values (:run_date, :line_no, :claimant_key, :reason, :detail, :raw)

@@ -1,2 +1,0 @@
-insert into payment_returns (run_date, line_no, payment_id, status, reason)
-values (:run_date, :line_no, :payment_id, :status, :reason)

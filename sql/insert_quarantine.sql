@@ -1,2 +1,0 @@
-insert into quarantine (run_date, source_file, line_no, reason, detail, raw)
-values (:run_date, :source_file, :line_no, :reason, :detail, :raw)

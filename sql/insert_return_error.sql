@@ -1,2 +1,0 @@
-insert into return_errors (run_date, line_no, payment_id, reason, raw)
-values (:run_date, :line_no, :payment_id, :reason, :raw)

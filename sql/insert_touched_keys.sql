@@ -1,1 +1,0 @@
-insert into touched_keys (run_date, claimant_key) values (:run_date, :claimant_key)

@@ -1,3 +1,0 @@
-update day_runs
-set status = :status, day_counts = :day_counts, cumulative_counts = :cumulative_counts, updated_at = :updated_at
-where run_date = :run_date

@@ -1,1 +1,0 @@
-update day_runs set status = :status, updated_at = :updated_at where run_date = :run_date

@@ -1,3 +1,0 @@
-delete from validation_results where run_date = :run_date and suite = :suite;
-insert into validation_results (run_date, suite, success, hard_failures, soft_failures, result_json)
-values (:run_date, :suite, :success, :hard_failures, :soft_failures, :result_json)

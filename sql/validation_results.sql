@@ -1,4 +1,0 @@
-select suite, success, hard_failures, soft_failures
-from validation_results
-where run_date = :run_date
-order by suite
