@@ -24,21 +24,11 @@ Configuration: `RELIEF_INBOX`, `RELIEF_OUTBOX`, `RELIEF_DB_URL`, `RELIEF_PROGRAM
 
 from __future__ import annotations
 
-import datetime as dt
-
 import pendulum
+from _relief import KST, default_args, tags
 from airflow.providers.standard.operators.hitl import ApprovalOperator
-from airflow.sdk import (
-    CronDataIntervalTimetable,
-    ExceptionRetryPolicy,
-    RetryAction,
-    RetryRule,
-    TriggerRule,
-    dag,
-    task,
-)
+from airflow.sdk import CronDataIntervalTimetable, TriggerRule, dag, task
 
-KST = "Asia/Seoul"
 APPROVAL_BODY = """\
 **Payment batch for {{ ti.xcom_pull(task_ids='compute_payments')['run_date'] }}** (program 1015 relief)
 
@@ -61,18 +51,8 @@ leaves the ledger as it was; clear the run to compute it again.
     end_date=pendulum.datetime(2022, 11, 3, tz=KST),
     catchup=True,
     max_active_runs=1,
-    default_args={
-        "owner": "relief",
-        "retries": 2,
-        "retry_delay": dt.timedelta(minutes=2),
-        "depends_on_past": True,
-        # A bad inbox file, a failed audit or an out-of-order day fails the same way every time:
-        # fail at once with the message instead of retrying; other errors (database, disk) retry.
-        "retry_policy": ExceptionRetryPolicy(
-            rules=[RetryRule(exception="etl.core.errors.ReliefError", action=RetryAction.FAIL, reason="deterministic")]
-        ),
-    },
-    tags=["relief", "claims", "payments"],
+    default_args=default_args(depends_on_past=True),
+    tags=tags("claims", "payments"),
     doc_md=__doc__,
 )
 def claims_daily():
@@ -80,43 +60,43 @@ def claims_daily():
     @task.sensor(poke_interval=300, timeout=6 * 3600 + 900, mode="reschedule")
     def wait_for_claims_file(logical_date=None, dag_run=None) -> bool:
         """Done when the intake's `claims_YYYYMMDD.csv` for the run's day is in the inbox."""
-        from etl.daily import claims_file_ready
-        from etl.core.runtime import task_setup
+        from etl.claims.delivery import claims_file_ready
+        from etl.core.runtime import task_run
 
-        settings, _, day = task_setup(logical_date, dag_run.run_after)
-        return claims_file_ready(settings, day, waiting_since=getattr(dag_run, "start_date", None))
+        run = task_run(logical_date, dag_run)
+        return claims_file_ready(run.settings.inbox, run.day, waiting_since=getattr(dag_run, "start_date", None))
 
     @task
     def stage_claims(logical_date=None, dag_run=None) -> dict:
-        from etl.daily import stage_day
-        from etl.core.runtime import task_setup
+        from etl.claims.stage import stage_day
+        from etl.core.runtime import task_run
 
-        settings, program, day = task_setup(logical_date, dag_run.run_after)
-        return stage_day(settings, program, day, dag_run.run_id)
+        run = task_run(logical_date, dag_run)
+        return stage_day(run.warehouse, run.settings.inbox, run.program, run.day, dag_run.run_id)
 
     @task
     def validate_claims(logical_date=None, dag_run=None) -> dict:
-        from etl.core.runtime import task_setup
+        from etl.core.runtime import task_run
         from etl.quality.validate import validate_day_claims
 
-        settings, program, day = task_setup(logical_date, dag_run.run_after)
-        return validate_day_claims(settings, program, day)
+        run = task_run(logical_date, dag_run)
+        return validate_day_claims(run.warehouse, run.program, run.day)
 
     @task
     def compute_payments(logical_date=None, dag_run=None) -> dict:
-        from etl.daily import compute_day
-        from etl.core.runtime import task_setup
+        from etl.core.runtime import task_run
+        from etl.payments.compute import compute_day
 
-        settings, program, day = task_setup(logical_date, dag_run.run_after)
-        return compute_day(settings, program, day)
+        run = task_run(logical_date, dag_run)
+        return compute_day(run.warehouse, run.settings.inbox, run.program, run.day)
 
     @task
     def validate_payments(logical_date=None, dag_run=None) -> dict:
-        from etl.core.runtime import task_setup
+        from etl.core.runtime import task_run
         from etl.quality.validate import validate_day_payments
 
-        settings, program, day = task_setup(logical_date, dag_run.run_after)
-        return validate_day_payments(settings, program, day)
+        run = task_run(logical_date, dag_run)
+        return validate_day_payments(run.warehouse, run.program, run.day)
 
     @task.branch
     def route_batch(ti=None) -> str:
@@ -130,11 +110,11 @@ def claims_daily():
 
     @task
     def auto_approve_batch(logical_date=None, dag_run=None) -> dict:
+        from etl.core.runtime import task_run
         from etl.payments.approval import approve_automatically
-        from etl.core.runtime import task_setup
 
-        settings, program, day = task_setup(logical_date, dag_run.run_after)
-        return approve_automatically(settings, program, day)
+        run = task_run(logical_date, dag_run)
+        return approve_automatically(run.warehouse, run.program, run.day)
 
     approve_payment_batch = ApprovalOperator(
         task_id="approve_payment_batch",
@@ -144,32 +124,31 @@ def claims_daily():
 
     @task
     def record_approval(logical_date=None, dag_run=None, ti=None) -> dict:
+        from etl.core.runtime import task_run
         from etl.payments.approval import record_decision
-        from etl.core.runtime import task_setup
 
-        settings, _, day = task_setup(logical_date, dag_run.run_after)
-        response = ti.xcom_pull(task_ids="approve_payment_batch") or {}
-        user = response.get("responded_by_user") or {}
-        return record_decision(settings, day, True, f"{user.get('name', '?')} (Airflow user {user.get('id', '?')})")
+        run = task_run(logical_date, dag_run)
+        user = (ti.xcom_pull(task_ids="approve_payment_batch") or {}).get("responded_by_user") or {}
+        approver = f"{user.get('name', '?')} (Airflow user {user.get('id', '?')})"
+        return record_decision(run.warehouse, run.day, True, approver)
 
     @task(trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS)
     def publish_outbox(logical_date=None, dag_run=None) -> dict:
-        from etl.daily import publish_day
-        from etl.core.runtime import task_setup
+        from etl.core.runtime import task_run
+        from etl.payments.publish import publish_day
 
-        settings, program, day = task_setup(logical_date, dag_run.run_after)
-        return publish_day(settings, program, day, dag_run.run_id)
+        run = task_run(logical_date, dag_run)
+        return publish_day(run.warehouse, run.settings.outbox, run.program, run.day, dag_run.run_id)
 
     @task(trigger_rule=TriggerRule.NONE_FAILED)
     def close_day(logical_date=None, dag_run=None, ti=None) -> str:
         """After a rejection (nothing failed, yet nothing published) discard the computed batch."""
+        from etl.core.runtime import task_run
         from etl.payments.approval import discard_unpublished_batch
-        from etl.core.runtime import task_setup
 
-        settings, _, day = task_setup(logical_date, dag_run.run_after)
-        response = ti.xcom_pull(task_ids="approve_payment_batch") or {}
-        user = (response.get("responded_by_user") or {}).get("name") or "a reviewer"
-        return discard_unpublished_batch(settings, day, f"{user} (Reject in Airflow)")
+        run = task_run(logical_date, dag_run)
+        user = ((ti.xcom_pull(task_ids="approve_payment_batch") or {}).get("responded_by_user") or {}).get("name")
+        return discard_unpublished_batch(run.warehouse, run.day, f"{user or 'a reviewer'} (Reject in Airflow)")
 
     route = route_batch()
     wait_for_claims_file() >> stage_claims() >> validate_claims() >> compute_payments() >> validate_payments() >> route

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import pendulum
+from _relief import KST, default_args, tags
 from airflow.sdk import dag, task
 from airflow.timetables.events import EventsTimetable
 
-ROLLOUT_AT = pendulum.datetime(2023, 1, 5, 0, 0, tz="Asia/Seoul")
+ROLLOUT_AT = pendulum.datetime(2023, 1, 5, 0, 0, tz=KST)
 
 DOC = """
 # grants_rollout
@@ -30,7 +31,7 @@ same functions in one process. Paths come from `RELIEF_INBOX`, `RELIEF_OUTBOX`, 
 def _day(context) -> str | None:
     """The run's day in KST (a manual run without a logical date uses the program's rollout date)."""
     logical = context.get("logical_date")
-    return logical.in_timezone("Asia/Seoul").date().isoformat() if logical else None
+    return logical.in_timezone(KST).date().isoformat() if logical else None
 
 
 @dag(
@@ -41,14 +42,14 @@ def _day(context) -> str | None:
     catchup=True,  # the single event is in the past: run it once when the DAG is deployed
     max_active_runs=1,
     doc_md=DOC,
-    default_args={"owner": "relief", "retries": 2, "retry_delay": pendulum.duration(minutes=1)},
-    tags=["relief", "rollout", "grants"],
+    default_args=default_args(retry_delay=pendulum.duration(minutes=1)),
+    tags=tags("rollout", "grants"),
 )
 def grants_rollout():
     @task
     def plan(**context) -> list[int]:
         from etl.core.config import load_program
-        from etl.rollout.engine import plan_rollout
+        from etl.rollout import plan_rollout
         from etl.core.settings import Settings
 
         result = plan_rollout(Settings.resolve(), load_program(), _day(context), run_id=context["run_id"])
@@ -57,7 +58,7 @@ def grants_rollout():
     @task(max_active_tis_per_dagrun=2)
     def build_shard(shard: int, **context) -> dict:
         from etl.core.config import load_program
-        from etl.rollout.engine import build_shard as build
+        from etl.rollout import build_shard as build
         from etl.core.settings import Settings
 
         return build(Settings.resolve(), load_program(), _day(context), shard)
@@ -65,7 +66,7 @@ def grants_rollout():
     @task
     def finish(**context) -> dict:
         from etl.core.config import load_program
-        from etl.rollout.engine import finish_rollout
+        from etl.rollout import finish_rollout
         from etl.core.settings import Settings
 
         result = finish_rollout(Settings.resolve(), load_program(), _day(context), run_id=context["run_id"])

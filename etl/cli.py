@@ -50,6 +50,9 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--day", type=_date, help="as of this day (default: the latest day run)")
     rep.add_argument("--json", action="store_true", help="print the summary as JSON")
 
+    exp = sub.add_parser("explain", parents=[common], help="a business's whole story: claims, tier, payments, events")
+    exp.add_argument("key", help="the claimant key (a business number, hyphens optional)")
+
     ver = sub.add_parser("verify", parents=[common], help="check a published outbox folder before upload")
     ver.add_argument("folder")
 
@@ -99,14 +102,22 @@ def _dispatch(args, program, settings) -> int:
             print(json.dumps(result, ensure_ascii=False))
         return 0
     if args.command == "report":
+        from etl.io.warehouse import Warehouse
         from etl.reports.summary import print_report
 
-        return print_report(settings, program, args.day, as_json=args.json)
+        return print_report(Warehouse(settings.db_url), program, args.day, as_json=args.json)
     if args.command == "rollout":
-        from etl.rollout.engine import run_rollout
+        from etl.rollout import run_rollout
 
         print(json.dumps(run_rollout(settings, program, args.day, shard_size=args.shard_size), ensure_ascii=False))
         return 0
+    if args.command == "explain":
+        from etl.io.warehouse import Warehouse
+        from etl.ledger.explain import explain
+
+        text, known = explain(Warehouse(settings.db_url), args.key)
+        print(text)
+        return 0 if known else 1
     if args.command == "verify":
         from etl.payments.verify import verify_folder
 

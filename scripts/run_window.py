@@ -25,6 +25,7 @@ def main(argv: list[str]) -> int:
     program = load_program()
     first = dt.date.fromisoformat(argv[0]) if argv else program.intake_first_day
     last = dt.date.fromisoformat(argv[1]) if len(argv) > 1 else (first if argv else program.intake_last_day)
+    sys.path.insert(0, str(DAGS))  # as Airflow's bundle DagBag does: DAG files import dags/_relief.py
     bag = DagBag(dag_folder=str(DAGS / "claims_daily.py"))
     if bag.import_errors:
         print(bag.import_errors, file=sys.stderr)

@@ -66,6 +66,13 @@ class Workspace:
         self.settings = Settings(inbox=root / "inbox", outbox=root / "outbox", db_url=db_url)
         self.settings.inbox.mkdir(parents=True, exist_ok=True)
 
+    @property
+    def wh(self):
+        """The workspace's warehouse (the steps take it as an argument)."""
+        from etl.io.warehouse import Warehouse
+
+        return Warehouse(self.settings.db_url)
+
     def deliver(self, day: str, rows: list[dict] | bytes, kind: str = "claims") -> Path:
         path = self.settings.inbox / f"{kind}_{day.replace('-', '')}.csv"
         path.write_bytes(rows if isinstance(rows, bytes) else claims_csv(rows))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 _BRN_WEIGHTS = (1, 3, 7, 1, 3, 7, 1, 3, 5)
-_BRN_SHAPE = re.compile(r"^([0-9]{3})-?([0-9]{2})-?([0-9]{5})$")
+_BRN_SHAPE = re.compile(r"([0-9]{3})-?([0-9]{2})-?([0-9]{5})")  # ASCII digits only; used with fullmatch
 _PHONE_SEPARATORS = re.compile(r"[\s\-.()]")
 _MOBILE = re.compile(r"01[016789][0-9]{7,8}")
 
@@ -27,7 +27,7 @@ def normalise_brn(value: str) -> tuple[str | None, str | None]:
     value = value.strip()
     if not value:
         return None, "missing_business_reg_no"
-    match = _BRN_SHAPE.match(value)
+    match = _BRN_SHAPE.fullmatch(value)
     if not match:
         return None, "bad_business_reg_no"
     digits = "".join(match.groups())

@@ -1,23 +1,44 @@
 """Claims: read a day's intake file, normalise each row, and give every bad row a reason.
 
 Pure functions over rows (dicts): no database, no Airflow. The pipeline stores what they return.
+
+Every field is typed and bounded here, so that nothing a later step needs can fail on an accepted row:
+amounts up to `MAX_AMOUNT_KRW` (SQLite's 64-bit integers hold the sum of millions of them), timestamps
+that exist and fall in range, account numbers of 6-20 digits (pain.001's account id is at most 34),
+names up to 100 characters (pain.001's Max140Text), free text up to 4,000, and no control character
+(PostgreSQL text cannot hold NUL; XML cannot hold most C0 characters). A value out of bounds is
+quarantined with a reason, never cut or cleaned.
 """
 
 from __future__ import annotations
 
 import csv
 import datetime as dt
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from etl.io.csvfile import MalformedFileError, read_records
 from etl.claims.identifiers import normalise_brn, normalise_phone
+from etl.io.csvfile import MalformedFileError, read_records
 
 CLAIM_COLUMNS = [
-    "receipt_no", "received_at", "channel", "claimant_type", "claimant_name", "kakao_account_id",
-    "phone", "business_reg_no", "service", "paid_service", "monetary_loss", "claimed_loss_krw",
-    "bank_code", "account_no", "account_holder", "description",
+    "receipt_no",
+    "received_at",
+    "channel",
+    "claimant_type",
+    "claimant_name",
+    "kakao_account_id",
+    "phone",
+    "business_reg_no",
+    "service",
+    "paid_service",
+    "monetary_loss",
+    "claimed_loss_krw",
+    "bank_code",
+    "account_no",
+    "account_holder",
+    "description",
 ]
 CHANNELS = {"web", "kakaotalk", "phone", "email"}
 CLAIMANT_TYPES = ("individual", "small_business", "enterprise")
@@ -27,15 +48,40 @@ _ACCOUNT = re.compile(r"^[0-9][0-9-]*[0-9]$")
 _NEGATIVE = re.compile(r"-[0-9]+")
 _WHOLE = re.compile(r"\+?[0-9]+")
 _BANK_CODE = re.compile(r"[0-9]{3}")
-_UTC = dt.timezone.utc
+_UTC = dt.UTC
+KST = dt.timezone(dt.timedelta(hours=9), "KST")
+
+# Contract bounds (CONTRACT.md section 1; to move into the program config). A value outside them is
+# quarantined with a reason, never truncated.
+MAX_AMOUNT_KRW = 10**12  # claimed_loss_krw and approved_amount_krw: at most one trillion won
+ACCOUNT_DIGITS = (6, 20)  # account_no, hyphens removed (pain.001 allows 34)
+# The most characters a field may hold (after trimming spaces; description as given). bank_code and
+# account_no are bounded by their own rule (3 digits; 6-20 digits): breaking it is `bad_bank_details`.
+FIELD_LIMITS = {
+    "receipt_no": 64, "received_at": 64, "channel": 16, "claimant_type": 32, "claimant_name": 100,
+    "kakao_account_id": 100, "phone": 32, "business_reg_no": 32, "service": 64, "paid_service": 16,
+    "monetary_loss": 16, "claimed_loss_krw": 32, "account_holder": 100, "description": 4000,
+}  # fmt: skip
+# Any timestamp must fall in [EARLIEST, END); a claim's received_at also in its file's range (parse_claims_file).
+EARLIEST = dt.datetime(2000, 1, 1, tzinfo=KST)
+END = dt.datetime(2100, 1, 1, tzinfo=KST)
+# Control characters (C0, DEL, C1) and the two code points XML cannot carry; free text may hold tab and line breaks.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\ufffe\uffff]")
+_CONTROL_IN_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufffe\uffff]")
+FREE_TEXT = frozenset({"description"})
 
 # Every reason a row can be quarantined for, in the order the checks run (README documents them).
 REASONS = {
     "invalid_utf8": "the row holds bytes that are not UTF-8",
     "bad_quoting": "the row's quoting is broken (RFC 4180)",
     "wrong_field_count": "the row does not have the header's 16 fields",
+    "record_too_long": "the row is over 16 MiB (it is kept truncated)",
+    "control_character": "a field holds a control character (C0, DEL, C1) or U+FFFE/U+FFFF; only description"
+    " may hold tabs and line breaks",
+    "field_too_long": "a field is longer than its bound (names 100 characters, description 4,000)",
     "missing_receipt_no": "receipt_no is empty",
     "bad_received_at": "received_at is not an ISO 8601 timestamp with an offset",
+    "received_at_out_of_range": "received_at is after the end of the file's day or before the outage's day (KST)",
     "bad_channel": "channel is not web, kakaotalk, phone or email",
     "bad_claimant_type": "claimant_type is not individual, small_business or enterprise",
     "unknown_service": "service is not a service_code of services.csv",
@@ -43,11 +89,13 @@ REASONS = {
     "missing_amount": "monetary_loss is true but claimed_loss_krw is empty",
     "bad_amount": "claimed_loss_krw is not a whole number of won",
     "negative_amount": "claimed_loss_krw is negative",
+    "amount_too_large": "claimed_loss_krw is over 1,000,000,000,000 won (MAX_AMOUNT_KRW)",
     "missing_business_reg_no": "a business claim without business_reg_no",
     "bad_business_reg_no": "business_reg_no is not 10 digits (hyphens optional)",
     "bad_check_digit": "business_reg_no fails its check digit",
     "no_claimant_key": "an individual claim with neither kakao_account_id nor a usable phone",
-    "bad_bank_details": "bank_code must be 3 digits with an account_no of digits and hyphens, or both empty",
+    "bad_bank_details": "bank_code must be 3 digits with an account_no of 6-20 digits (hyphens optional) and a"
+    " claimant_name or account_holder to pay, or both empty",
 }
 
 
@@ -66,7 +114,9 @@ def load_services(path: Path) -> dict[str, Service]:
         for r in csv.DictReader(fh):
             flag = r["kakao_corp"].strip().lower()
             if flag not in _BOOLS:
-                raise ValueError(f"{path}: service {r['service_code']!r} has kakao_corp={r['kakao_corp']!r}, not true/false")
+                raise ValueError(
+                    f"{path}: service {r['service_code']!r} has kakao_corp={r['kakao_corp']!r}, not true/false"
+                )
             services[r["service_code"]] = Service(r["service_code"], r["service_name_ko"], r["operator"], _BOOLS[flag])
     return services
 
@@ -85,15 +135,51 @@ class RowError(Exception):
         self.detail = detail or REASONS[reason]
 
 
-def parse_timestamp(value: str) -> str:
-    """ISO 8601 with an offset, as sortable UTC text (microsecond precision)."""
+def parse_timestamp(
+    value: str, *, column: str = "received_at", earliest: dt.datetime = EARLIEST, end: dt.datetime = END
+) -> str:
+    """ISO 8601 with an offset, in [earliest, end), as sortable UTC text (microsecond precision).
+
+    RowError `bad_{column}` when it is not such a timestamp, `{column}_out_of_range` when it is out of range
+    (a date the offset pushes past year 1 or 9999 included: never an OverflowError).
+    """
+    text = value.strip()
     try:
-        ts = dt.datetime.fromisoformat(value.strip())
+        if not text.isascii():
+            raise ValueError("not ASCII")
+        ts = dt.datetime.fromisoformat(text)
     except ValueError:
-        raise RowError("bad_received_at", f"received_at {value!r} is not ISO 8601") from None
-    if ts.tzinfo is None:
-        raise RowError("bad_received_at", f"received_at {value!r} has no UTC offset")
-    return ts.astimezone(_UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
+        raise RowError(f"bad_{column}", f"{column} {value[:64]!r} is not ISO 8601") from None
+    if ts.tzinfo is None or ts.utcoffset() is None:
+        raise RowError(f"bad_{column}", f"{column} {value[:64]!r} has no UTC offset")
+    try:
+        utc = ts.astimezone(_UTC)
+    except OverflowError:  # the offset pushes it past year 1 or 9999
+        raise RowError(f"{column}_out_of_range", f"{column} {text[:64]!r} is not a representable time") from None
+    if utc < earliest:
+        raise RowError(f"{column}_out_of_range", f"{column} {text[:64]!r} is before {earliest.isoformat()}")
+    if utc >= end:
+        raise RowError(f"{column}_out_of_range", f"{column} {text[:64]!r} is not before {end.isoformat()}")
+    return utc.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
+
+
+def check_text_fields(values: dict[str, str], limits: dict[str, int], free_text: frozenset[str] = FREE_TEXT) -> None:
+    """RowError `control_character` or `field_too_long` for the first field that breaks its bound.
+
+    The detail names the column, the position or length and the code point, never the content.
+    """
+    if _CONTROL.search("".join(values.values())):  # rare (a line break in a description): find the field
+        for name, value in values.items():
+            found = (_CONTROL_IN_TEXT if name in free_text else _CONTROL).search(value)
+            if found:
+                raise RowError(
+                    "control_character", f"{name} holds U+{ord(found.group()):04X} at character {found.start() + 1}"
+                )
+    for name, value in values.items():
+        if len(value) > limits.get(name, len(value)):
+            n = len(value if name in free_text else value.strip())
+            if n > limits[name]:
+                raise RowError("field_too_long", f"{name} is {n} characters, more than {limits[name]}")
 
 
 def _bool(value: str, name: str) -> bool:
@@ -111,15 +197,32 @@ def _amount(value: str) -> int:
         raise RowError("negative_amount", f"claimed_loss_krw is {text}")
     if not _WHOLE.fullmatch(text):
         raise RowError("bad_amount", f"claimed_loss_krw is {text[:40]!r}")
-    return int(text)
+    amount = int(text)
+    if amount > MAX_AMOUNT_KRW:
+        raise RowError("amount_too_large", f"claimed_loss_krw is {amount}, more than {MAX_AMOUNT_KRW}")
+    return amount
 
 
-def normalise_row(values: dict[str, str], services: dict[str, Service]) -> dict:
-    """One raw claim row (strings) to a normalised claim, or RowError with the first problem found."""
+def received_range(day: dt.date | None = None, outage_date: dt.date | None = None) -> tuple[dt.datetime, dt.datetime]:
+    """[start of the outage's day, end of the file's day) in KST (CONTRACT.md section 2), within the sane range."""
+    earliest = EARLIEST if outage_date is None else max(EARLIEST, dt.datetime.combine(outage_date, dt.time(), KST))
+    end = END if day is None else min(END, dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), KST))
+    return earliest, end
+
+
+def normalise_row(
+    values: dict[str, str], services: dict[str, Service], *, received: tuple[dt.datetime, dt.datetime] | None = None
+) -> dict:
+    """One raw claim row (strings) to a normalised claim, or RowError with the first problem found.
+
+    `received` is the range received_at must fall in (`received_range`); by default the sane range only.
+    """
+    check_text_fields(values, FIELD_LIMITS)
     receipt_no = values["receipt_no"].strip()
     if not receipt_no:
         raise RowError("missing_receipt_no")
-    received_at = parse_timestamp(values["received_at"])
+    earliest, end = received or (EARLIEST, END)
+    received_at = parse_timestamp(values["received_at"], earliest=earliest, end=end)
     channel = values["channel"].strip().lower()
     if channel not in CHANNELS:
         raise RowError("bad_channel", f"channel is {values['channel'][:40]!r}")
@@ -148,17 +251,24 @@ def normalise_row(values: dict[str, str], services: dict[str, Service]) -> dict:
 
     bank_code = values["bank_code"].strip()
     account_no = values["account_no"].strip()
+    name = values["claimant_name"].strip()
+    holder = values["account_holder"].strip()
     if bank_code or account_no:
         if not (_BANK_CODE.fullmatch(bank_code) and _ACCOUNT.fullmatch(account_no)):
             raise RowError("bad_bank_details")
         account_no = account_no.replace("-", "")
+        low, high = ACCOUNT_DIGITS
+        if not low <= len(account_no) <= high:
+            raise RowError("bad_bank_details", f"account_no has {len(account_no)} digits, not {low}-{high}")
+        if not (name or holder):
+            raise RowError("bad_bank_details", "bank details without a claimant_name or account_holder to pay")
     return {
         "receipt_no": receipt_no,
         "received_at": received_at,
         "channel": channel,
         "claimant_type": claimant_type,
         "claimant_key": key,
-        "claimant_name": values["claimant_name"].strip(),
+        "claimant_name": name,
         "kakao_account_id": account_id,
         "phone": phone,
         "business_reg_no": brn,
@@ -170,34 +280,43 @@ def normalise_row(values: dict[str, str], services: dict[str, Service]) -> dict:
         "claimed_loss_krw": claimed_loss,
         "bank_code": bank_code or None,
         "account_no": account_no or None,
-        "account_holder": values["account_holder"].strip() or None,
+        "account_holder": holder or None,
         "description": values["description"],
     }
 
 
-def parse_claims_file(path: Path, services: dict[str, Service]) -> ParsedDay:
+def parse_claims_file(
+    path: Path, services: dict[str, Service], *, day: dt.date | None = None, outage_date: dt.date | None = None
+) -> ParsedDay:
     """Read one `claims_YYYYMMDD.csv`: valid rows normalised, bad rows quarantined with a reason.
 
-    Raises MalformedFileError when the file itself is unusable (missing header, empty, unreadable).
+    With `day` (the file's day) and `outage_date`, a received_at after the end of `day` or before the
+    start of `outage_date` (KST) is `received_at_out_of_range` (CONTRACT.md section 2).
+    Raises MalformedFileError when the file itself is unusable (missing, not a regular file, no or a
+    wrong header, empty, unreadable); its message names the file, the line and columns, never a value.
     """
-    if not path.exists():
+    if not os.path.lexists(path):
         raise MalformedFileError(path, "does not exist: the intake has not delivered this day")
-    day = ParsedDay()
+    received = received_range(day, outage_date)
+    parsed = ParsedDay()
     for rec in read_records(path, CLAIM_COLUMNS):
-        day.rows_received += 1
-        if rec.error:
-            day.quarantined.append(
-                {"line_no": rec.line_no, "reason": rec.error, "detail": REASONS[rec.error], "raw": rec.raw}
+        parsed.rows_received += 1
+        if rec.error or rec.fields is None:
+            reason = rec.error or "bad_quoting"
+            parsed.quarantined.append(
+                {"line_no": rec.line_no, "reason": reason, "detail": REASONS[reason], "raw": rec.raw}
             )
             continue
         try:
-            row = normalise_row(dict(zip(CLAIM_COLUMNS, rec.fields)), services)
+            row = normalise_row(dict(zip(CLAIM_COLUMNS, rec.fields)), services, received=received)
         except RowError as err:
-            day.quarantined.append({"line_no": rec.line_no, "reason": err.reason, "detail": err.detail, "raw": rec.raw})
+            parsed.quarantined.append(
+                {"line_no": rec.line_no, "reason": err.reason, "detail": err.detail, "raw": rec.raw}
+            )
             continue
         row["line_no"] = rec.line_no
-        day.rows.append(row)
-    return day
+        parsed.rows.append(row)
+    return parsed
 
 
 def damage_category(row: dict) -> str:

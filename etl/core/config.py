@@ -101,6 +101,12 @@ def _get(table: dict, key: str, kind: type | tuple[type, ...], where: str):
     return value
 
 
+def _day(table: dict, key: str, where: str) -> dt.date:
+    value = _date(table, key, where)
+    assert value is not None  # not optional: _date raised otherwise
+    return value
+
+
 def _date(table: dict, key: str, where: str, optional: bool = False) -> dt.date | None:
     value = table.get(key, "")
     if optional and value == "":
@@ -173,7 +179,7 @@ def load_program(path: str | os.PathLike | None = None) -> Program:
                 kind=_get(it, "kind", str, where),
                 name=_get(it, "name", str, where),
                 unit_value_krw=_positive(_get(it, "unit_value_krw", int, where), f"{where}.unit_value_krw"),
-                valid_from=_date(it, "valid_from", where),
+                valid_from=_day(it, "valid_from", where),
                 valid_to=_date(it, "valid_to", where, optional=True),
             )
         )
@@ -199,8 +205,8 @@ def load_program(path: str | os.PathLike | None = None) -> Program:
     if not prefix.isalnum() or len(prefix) + len("-YYYYMMDD-NNNNNNN") > 35:
         raise ConfigError("program.payment_prefix must be alphanumeric and keep payment_id within 35 characters")
 
-    first = _date(intake, "first_day", "intake")
-    last = _date(intake, "last_day", "intake")
+    first = _day(intake, "first_day", "intake")
+    last = _day(intake, "last_day", "intake")
     if last < first:
         raise ConfigError("intake.last_day is before intake.first_day")
 
@@ -212,7 +218,7 @@ def load_program(path: str | os.PathLike | None = None) -> Program:
         code=_get(prog, "code", str, "program"),
         payment_prefix=prefix,
         timezone=_get(prog, "timezone", str, "program"),
-        outage_date=_date(prog, "outage_date", "program"),
+        outage_date=_day(prog, "outage_date", "program"),
         intake_first_day=first,
         intake_last_day=last,
         review_threshold_krw=threshold,
@@ -223,8 +229,8 @@ def load_program(path: str | os.PathLike | None = None) -> Program:
             _get(cash, "max_businesses_per_account", int, "cash"), "cash.max_businesses_per_account"
         ),
         auto_approve_payments=_get(doc.get("approval", {"auto_approve_payments": True}), "auto_approve_payments", bool, "approval"),
-        rollout_date=_date(rollout, "date", "rollout"),
-        eligible_joined_on_or_before=_date(rollout, "eligible_joined_on_or_before", "rollout"),
+        rollout_date=_day(rollout, "date", "rollout"),
+        eligible_joined_on_or_before=_day(rollout, "eligible_joined_on_or_before", "rollout"),
         talk_drawer_cap=_positive(_get(rollout, "talk_drawer_cap", int, "rollout"), "rollout.talk_drawer_cap"),
         kakaotalk_users=_positive(_get(rollout, "kakaotalk_users", int, "rollout"), "rollout.kakaotalk_users"),
         items=tuple(items),

@@ -1,9 +1,18 @@
 """The outbox: folders that finance and the grant platform pick up.
 
 A folder is complete only when its `manifest.json` is there. Publishing removes an old manifest
-first, writes every file under a temporary name and renames it into place (never half a file
-under its final name), and writes the manifest last. Files are 0640 and folders 0750: not
-world-readable, since payment files carry account numbers.
+first, writes every file under a temporary name, fsyncs it, renames it into place (never half a file
+under its final name) and fsyncs the folder, and writes the manifest last. Files are 0640 and folders
+0750: not world-readable, since payment files carry account numbers. A temporary file a crashed run left
+behind (`.NAME.*.tmp`, account numbers and all) is removed when the folder is next begun.
+
+No live formula in a CSV (OWASP, CSV injection): people open these files in a spreadsheet, and names
+and descriptions come from the inbox. A text cell whose first character is `=`, `+`, `-`, `@`, tab or
+CR is written with a single quote `'` in front, which makes it inert text (`=HYPERLINK(...)` is written
+`'=HYPERLINK(...)`). The one exception is a plain number: an optional sign, ASCII digits and an
+optional ASCII decimal part (`30000`, `-5`, `+82`, `3.5`), which a spreadsheet reads as a number, not a
+formula, and which stays as it is. Integers are written as numbers. `is_live_formula` is the test,
+used by `relief verify` too; a cell written by `csv_bytes` never fails it.
 """
 
 from __future__ import annotations
@@ -14,6 +23,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -22,6 +32,21 @@ from pathlib import Path
 FILE_MODE = 0o640
 DIR_MODE = 0o750
 MANIFEST = "manifest.json"
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")  # OWASP's list of a cell's dangerous first characters
+_PLAIN_NUMBER = re.compile(r"[+-]?[0-9]+(?:\.[0-9]+)?")
+_TEMP_FILE = re.compile(r"\..+\.tmp")  # what write_atomic's temporary files are called
+
+
+def is_live_formula(cell: str) -> bool:
+    """Whether a spreadsheet would run this CSV cell as a formula (see the module docstring)."""
+    return cell.startswith(FORMULA_TRIGGERS) and not _PLAIN_NUMBER.fullmatch(cell)
+
+
+def inert(value: object) -> object:
+    """A CSV cell with any formula made inert text: a `'` before a live formula; anything else as it is."""
+    if isinstance(value, str) and is_live_formula(value):
+        return "'" + value
+    return value
 
 
 @dataclass(frozen=True)
@@ -44,8 +69,17 @@ def ensure_dir(path: Path) -> Path:
     return path
 
 
+def _fsync_dir(folder: Path) -> None:
+    """Make a rename in a folder durable: fsync the folder itself."""
+    fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def write_atomic(path: Path, data: bytes) -> None:
-    """Write bytes under a temporary name in the same folder, fsync, then rename into place."""
+    """Write bytes under a temporary name in the same folder, fsync, rename into place, fsync the folder."""
     ensure_dir(path.parent)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
@@ -58,21 +92,41 @@ def write_atomic(path: Path, data: bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    _fsync_dir(path.parent)
+
+
+def sweep_temp_files(folder: Path) -> list[Path]:
+    """Remove the temporary files (`.NAME.*.tmp`) a crashed run left in a folder; return what was removed.
+
+    Only regular files (or links) directly in the folder; subfolders are left alone.
+    """
+    removed: list[Path] = []
+    try:
+        entries = list(os.scandir(folder))
+    except FileNotFoundError:
+        return removed
+    for entry in sorted(entries, key=lambda e: e.name):
+        if _TEMP_FILE.fullmatch(entry.name) and not entry.is_dir(follow_symlinks=False):
+            Path(entry.path).unlink(missing_ok=True)
+            removed.append(Path(entry.path))
+    return removed
 
 
 def csv_bytes(header: Sequence[str], rows: Iterable[Sequence]) -> tuple[bytes, int]:
-    """RFC 4180 CSV (CRLF line ends, UTF-8) and its data row count."""
+    """RFC 4180 CSV (CRLF line ends, UTF-8) and its data row count; formulas made inert (module docstring)."""
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\r\n")
-    writer.writerow(header)
+    writer.writerow([inert(v) for v in header])
     n = 0
     for row in rows:
-        writer.writerow(["" if v is None else v for v in row])
+        writer.writerow(["" if v is None else inert(v) for v in row])
         n += 1
     return buf.getvalue().encode("utf-8"), n
 
 
-def write_csv(folder: Path, name: str, header: Sequence[str], rows: Iterable[Sequence], gz: bool = False) -> WrittenFile:
+def write_csv(
+    folder: Path, name: str, header: Sequence[str], rows: Iterable[Sequence], gz: bool = False
+) -> WrittenFile:
     data, n = csv_bytes(header, rows)
     if gz:
         # mtime=0 and no file name: the same rows always give the same bytes.
@@ -92,9 +146,12 @@ def write_json(folder: Path, name: str, doc: dict) -> WrittenFile:
 
 
 def begin_folder(folder: Path) -> Path:
-    """Mark a folder incomplete before (re)writing it: its old manifest goes first."""
+    """Mark a folder incomplete before (re)writing it: its old manifest goes first, then any temporary
+    file an earlier run left when it crashed before a rename."""
     ensure_dir(folder)
     (folder / MANIFEST).unlink(missing_ok=True)
+    sweep_temp_files(folder)
+    _fsync_dir(folder)
     return folder
 
 

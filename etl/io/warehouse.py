@@ -7,6 +7,7 @@ The schema is created on first use, and a warehouse newer than the code is refus
 from __future__ import annotations
 
 import functools
+import os
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,20 +17,25 @@ from sqlalchemy.engine import Connection, Engine
 
 from etl.io.sqlfiles import driver_sql, sql, statements
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: writer_lock, day_inputs, ledger_events (new tables only)
 _BATCH = 5000
 
 
 @functools.cache
 def _engine(url: str) -> Engine:
+    """One engine per URL. Bound values never appear in errors (`hide_parameters`): they hold accounts.
+
+    A SQLite file is created 0600 (before SQLite creates it with the umask's mode), in a folder created
+    0700; SQLite gives its -wal and -shm files the database file's mode.
+    """
     if url.startswith("sqlite"):
-        path = url.split("///", 1)[-1]
-        if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = sa.create_engine(url, connect_args={"timeout": 60})
+        path = sa.engine.make_url(url).database
+        if path and path != ":memory:" and not path.startswith("file:"):
+            _private_sqlite_file(Path(path))
+        engine = sa.create_engine(url, connect_args={"timeout": 60}, hide_parameters=True)
 
         @sa.event.listens_for(engine, "connect")
-        def _pragmas(dbapi_conn, _record):  # noqa: ANN001 - DB-API connection
+        def _pragmas(dbapi_conn, _record):  # dbapi_conn: a DB-API connection
             cur = dbapi_conn.cursor()
             cur.execute("pragma journal_mode=wal")
             cur.execute("pragma synchronous=normal")
@@ -37,7 +43,23 @@ def _engine(url: str) -> Engine:
             cur.close()
 
         return engine
-    return sa.create_engine(url, pool_pre_ping=True)
+    return sa.create_engine(url, pool_pre_ping=True, hide_parameters=True)
+
+
+def _private_sqlite_file(path: Path) -> None:
+    """Create the database's missing folders 0700 and the file itself 0600; an existing one is left as it is."""
+    missing = [p for p in (path.parent, *path.parent.parents) if not p.exists()]
+    for folder in reversed(missing):
+        folder.mkdir(mode=0o700, exist_ok=True)
+        os.chmod(folder, 0o700)  # mkdir's mode is masked by the umask
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    except FileExistsError:
+        return
+    try:
+        os.fchmod(fd, 0o600)
+    finally:
+        os.close(fd)
 
 
 class Warehouse:
@@ -59,6 +81,8 @@ class Warehouse:
             version = conn.execute(sa.text("select max(version) from schema_version")).scalar()
             if version is None:
                 conn.execute(sa.text("insert into schema_version (version) values (:v)"), {"v": SCHEMA_VERSION})
+            elif version < SCHEMA_VERSION:  # every upgrade so far only adds tables (created above)
+                conn.execute(sa.text("update schema_version set version = :v"), {"v": SCHEMA_VERSION})
             elif version > SCHEMA_VERSION:
                 raise RuntimeError(
                     f"warehouse schema version {version} is newer than this code ({SCHEMA_VERSION}): upgrade outage-relief"

@@ -12,9 +12,13 @@ import hashlib
 import json
 import logging
 
+from sqlalchemy.engine import Connection
+
+from etl.core.clock import audit_now
 from etl.core.errors import ReliefError
-from etl.core.settings import Settings
+from etl.io.lock import writer
 from etl.io.warehouse import Warehouse
+from etl.ledger import audit, days
 
 log = logging.getLogger(__name__)
 AUTO_APPROVER = "auto (program config approval.auto_approve_payments)"
@@ -38,9 +42,9 @@ def facts_of(run_date: str, payments: list[dict]) -> dict:
     }
 
 
-def batch_facts(settings: Settings, day: dt.date) -> dict:
+def batch_facts(wh: Warehouse, day: dt.date) -> dict:
     """The facts of the day's computed batch, as the warehouse holds it now."""
-    with Warehouse(settings.db_url).begin() as conn:
+    with wh.begin() as conn:
         rows = Warehouse.rows(conn, "day_payments", run_date=day.isoformat())
     return facts_of(day.isoformat(), rows)
 
@@ -53,54 +57,90 @@ def _awaiting(day: dt.date, facts: dict) -> AwaitingApproval:
     )
 
 
-def record_decision(settings: Settings, day: dt.date, approved: bool, decided_by: str) -> dict:
-    """Record who approved or rejected the batch as it stands now; a rejection discards the day's results."""
-    facts = batch_facts(settings, day)
-    with Warehouse(settings.db_url).begin() as conn:
-        status = Warehouse.rows(conn, "day_run", run_date=day.isoformat())
-        if not status or status[0]["status"] not in ("computed", "published"):
-            raise ReliefError(f"{day}: no computed payment batch to decide on")
-        Warehouse.run(conn, "delete_batch_approval", run_date=day.isoformat())
-        if approved:
-            Warehouse.run(
-                conn, "insert_batch_approval", run_date=day.isoformat(), decision="approved", decided_by=decided_by,
-                batch_sha256=facts["batch_sha256"], payments=facts["payments"],
-                control_sum_krw=facts["control_sum_krw"], decided_at=dt.datetime.now(dt.timezone.utc).isoformat(),
-            )
-        else:
-            # Leave the ledger as it was: the day's payments and business states go; its inputs stay staged.
-            Warehouse.run(conn, "reset_day_results", run_date=day.isoformat())
-            Warehouse.run(conn, "set_day_status", run_date=day.isoformat(), status="rejected",
-                          updated_at=dt.datetime.now(dt.timezone.utc).isoformat())
-    log.info("%s payment batch %s by %s: %d payments, %d KRW", day, "approved" if approved else "REJECTED",
-             decided_by, facts["payments"], facts["control_sum_krw"])
+def record_decision(wh: Warehouse, day: dt.date, approved: bool, decided_by: str) -> dict:
+    """Record who approved or rejected the batch as it stands now; a rejection discards the day's results.
+
+    A published day's decision is final: asking again returns it unchanged.
+    """
+    with writer(wh, f"record the decision on {day}'s batch"):
+        if days.is_published(wh, day):
+            return _published_decision(wh, day)
+        facts = batch_facts(wh, day)
+        with wh.begin() as conn:
+            _decide(conn, day, facts, approved, decided_by)
+    log.info(
+        "%s payment batch %s by %s: %d payments, %d KRW",
+        day,
+        "approved" if approved else "REJECTED",
+        decided_by,
+        facts["payments"],
+        facts["control_sum_krw"],
+    )
     return {**facts, "decision": "approved" if approved else "rejected", "decided_by": decided_by}
 
 
-def approve_automatically(settings: Settings, program, day: dt.date) -> dict:
+def _decide(conn: Connection, day: dt.date, facts: dict, approved: bool, decided_by: str) -> None:
+    status = Warehouse.rows(conn, "day_run", run_date=day.isoformat())
+    if not status or status[0]["status"] != "computed":
+        raise ReliefError(f"{day}: no computed payment batch to decide on")
+    event: audit.Event = {
+        "event": "batch_approved" if approved else "batch_rejected",
+        "amount_krw": facts["control_sum_krw"],
+        "detail": f"{facts['payments']} payments, batch sha256 {facts['batch_sha256']}",
+    }
+    audit.append(conn, day.isoformat(), str(status[0]["run_id"]), decided_by, [event])
+    Warehouse.run(conn, "delete_batch_approval", run_date=day.isoformat())
+    if approved:
+        Warehouse.run(
+            conn,
+            "insert_batch_approval",
+            run_date=day.isoformat(),
+            decision="approved",
+            decided_by=decided_by,
+            batch_sha256=facts["batch_sha256"],
+            payments=facts["payments"],
+            control_sum_krw=facts["control_sum_krw"],
+            decided_at=audit_now(),
+        )
+    else:
+        # Leave the ledger as it was: the day's payments and business states go; its inputs stay staged.
+        Warehouse.run(conn, "reset_day_results", run_date=day.isoformat())
+        Warehouse.run(conn, "set_day_status", run_date=day.isoformat(), status="rejected", updated_at=audit_now())
+
+
+def _published_decision(wh: Warehouse, day: dt.date) -> dict:
+    facts = batch_facts(wh, day)
+    with wh.begin() as conn:
+        rows = Warehouse.rows(conn, "batch_approval", run_date=day.isoformat())
+    approval = rows[0] if rows else {"decision": "approved", "decided_by": "?"}
+    log.info(
+        "%s is published: its batch decision (%s by %s) is final", day, approval["decision"], approval["decided_by"]
+    )
+    return {**facts, "decision": approval["decision"], "decided_by": approval["decided_by"]}
+
+
+def approve_automatically(wh: Warehouse, program, day: dt.date) -> dict:
     """Approval without a person: by the program's switch, or because the batch has no payments."""
-    if program.auto_approve_payments:
-        return record_decision(settings, day, True, AUTO_APPROVER)
-    facts = batch_facts(settings, day)
+    if program.auto_approve_payments or days.is_published(wh, day):  # a published day's decision stands
+        return record_decision(wh, day, True, AUTO_APPROVER)
+    facts = batch_facts(wh, day)
     if facts["payments"] == 0:
-        return record_decision(settings, day, True, NOTHING_TO_APPROVE)
+        return record_decision(wh, day, True, NOTHING_TO_APPROVE)
     raise _awaiting(day, facts)
 
 
-def discard_unpublished_batch(settings: Settings, day: dt.date, decided_by: str) -> str:
+def discard_unpublished_batch(wh: Warehouse, day: dt.date, decided_by: str) -> str:
     """The end of a day whose batch was not released: record the rejection and discard the batch."""
-    with Warehouse(settings.db_url).begin() as conn:
-        status = Warehouse.rows(conn, "day_run", run_date=day.isoformat())
-    if status and status[0]["status"] == "published":
+    if days.is_published(wh, day):
         return "published: nothing to discard"
-    record_decision(settings, day, False, decided_by)
+    record_decision(wh, day, False, decided_by)
     return "batch rejected and discarded"
 
 
-def require_approval(settings: Settings, day: dt.date, payments: list[dict] | None = None) -> dict:
+def require_approval(wh: Warehouse, day: dt.date, payments: list[dict] | None = None) -> dict:
     """The approval of exactly this batch (the day's payments about to be published), or AwaitingApproval."""
-    facts = batch_facts(settings, day) if payments is None else facts_of(day.isoformat(), payments)
-    with Warehouse(settings.db_url).begin() as conn:
+    facts = batch_facts(wh, day) if payments is None else facts_of(day.isoformat(), payments)
+    with wh.begin() as conn:
         rows = Warehouse.rows(conn, "batch_approval", run_date=day.isoformat())
     if not rows or rows[0]["decision"] != "approved":
         raise _awaiting(day, facts)

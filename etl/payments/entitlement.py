@@ -74,6 +74,27 @@ def counted_claims(surviving: Iterable[Mapping]) -> list[Mapping]:
     ]
 
 
+def latest_bank_details(
+    claims: Iterable[Mapping], returned_accounts: frozenset[tuple[str, str]] = frozenset()
+) -> Mapping | None:
+    """The claim carrying the business's bank details: the most recent it gave (CONTRACT.md section 2).
+
+    Any of its small-business claims on Kakao Corp services counts, a superseded resubmission included
+    (a later claim without bank details does not erase earlier ones); details the bank returned a
+    payment to are never used again.
+    """
+    candidates = [
+        c
+        for c in claims
+        if c["claimant_type"] == "small_business"
+        and c["kakao_corp"]
+        and c["bank_code"]
+        and c["account_no"]
+        and (c["bank_code"], c["account_no"]) not in returned_accounts
+    ]
+    return max(candidates, key=_claim_order) if candidates else None
+
+
 def business_state(
     claimant_key: str,
     claims: Iterable[Mapping],
@@ -87,15 +108,11 @@ def business_state(
     `hold` (a fraud check's reason) puts the business under review until the council decides;
     bank details the bank has returned a payment to are not used again.
     """
-    counted = counted_claims(surviving_claims(c for c in claims if c["claimant_key"] == claimant_key))
+    own = [c for c in claims if c["claimant_key"] == claimant_key]
+    counted = counted_claims(surviving_claims(own))
     loss = sum(int(c["claimed_loss_krw"] or 0) for c in counted)
     latest = max(counted, key=_claim_order) if counted else None
-    with_bank = [c for c in counted if c["bank_code"] and c["account_no"]]
-    if with_bank and returned_accounts:
-        newest = max(with_bank, key=_claim_order)
-        if (newest["bank_code"], newest["account_no"]) in returned_accounts:
-            with_bank = []  # the latest details were returned by the bank: wait for new ones
-    bank_claim = max(with_bank, key=_claim_order) if with_bank else None
+    bank_claim = latest_bank_details(own, returned_accounts)
     bank = (
         {
             "bank_code": bank_claim["bank_code"],
@@ -121,6 +138,7 @@ def business_state(
             status, entitlement = "review_rejected", 0
     else:
         tier = program.tier_for(loss)
+        assert tier is not None  # 0 < loss <= the review threshold: the tiers cover it (checked at load)
         status, entitlement, basis = "tier", tier.support_krw, tier.basis
 
     return BusinessState(
@@ -145,8 +163,8 @@ def payment_due(state: BusinessState, paid_before_krw: int) -> PaymentDue | None
     keeps what it has. Without bank details nothing is paid yet: the amount stays owed.
     """
     due = state.entitlement_krw - paid_before_krw
-    if due <= 0 or state.bank is None or state.business_reg_no is None or state.status == "held":
-        return None
+    if due <= 0 or state.bank is None or state.business_reg_no is None or state.basis is None:
+        return None  # nothing owed, no bank details yet, or held / under review (no basis to pay on)
     basis = state.basis
     if basis != "review_approved" and paid_before_krw > 0:
         basis = "top_up"

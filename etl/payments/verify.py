@@ -5,6 +5,8 @@ row count; `payments.csv` must add up to the manifest's rows and control sum; `p
 there, must carry the same payments (ids, amounts, banks, accounts) and pass the official XSD.
 Every problem found is reported, one per line, so one run tells finance all that is wrong.
 Account numbers are never printed: the output may be pasted into tickets and chats.
+No cell of the folder's CSVs may be a live spreadsheet formula (`etl.io.outbox.is_live_formula`);
+one is reported by file, line and column, never by its content.
 """
 
 from __future__ import annotations
@@ -19,8 +21,8 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from etl.io.outbox import MANIFEST, is_live_formula
 from etl.payments import iso20022
-from etl.io.outbox import MANIFEST
 
 PAYMENTS_CSV = "payments.csv"
 PAYMENT_COLUMNS = [
@@ -111,6 +113,33 @@ def _check_manifest_files(report: VerifyReport, folder: Path, files: dict) -> di
             if rows is not None and entry["rows"] != rows:
                 report.problems.append(f"{name}: has {rows} rows, the manifest says {entry['rows']}")
     return contents
+
+
+def _check_formulas(report: VerifyReport, contents: dict[str, bytes], limit: int = 20) -> None:
+    """No CSV cell a spreadsheet would run as a formula; named by file, line and column, never shown."""
+    for name, data in sorted(contents.items()):
+        if not name.endswith((".csv", ".csv.gz")):
+            continue
+        try:
+            records = _csv_rows(gzip.decompress(data) if name.endswith(".gz") else data)
+        except (ValueError, UnicodeDecodeError, csv.Error, OSError, EOFError):
+            continue  # reported by the row count check
+        header = records[0] if records else []
+        found = 0
+        for line, rec in enumerate(records, start=1):
+            for i, cell in enumerate(rec):
+                if not is_live_formula(cell):
+                    continue
+                found += 1
+                if found <= limit:
+                    named = line > 1 and i < len(header) and not is_live_formula(header[i])
+                    column = header[i] if named else f"#{i + 1}"
+                    report.problems.append(
+                        f"{name} line {line} column {column}: a cell starts with =, +, -, @, tab or CR and is not a"
+                        " number: a spreadsheet would run it as a formula (content not shown; republish the folder)"
+                    )
+        if found > limit:
+            report.problems.append(f"{name}: {found - limit} more cell(s) that a spreadsheet would run as a formula")
 
 
 def _check_strays(report: VerifyReport, folder: Path, files: dict) -> None:
@@ -259,6 +288,7 @@ def check_folder(folder: Path) -> VerifyReport:
         return report
 
     contents = _check_manifest_files(report, folder, files)
+    _check_formulas(report, contents)
     _check_strays(report, folder, files)
     if PAYMENTS_CSV not in files:
         report.problems.append(f"{MANIFEST}: does not name {PAYMENTS_CSV}")

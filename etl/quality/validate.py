@@ -12,13 +12,15 @@ import functools
 import json
 import logging
 import os
-from pathlib import Path
 
+from etl.claims.parse import load_services
+from etl.core import contract
 from etl.core.config import Program
-from etl.core.resources import data_dir
 from etl.core.errors import ValidationFailed
-from etl.core.settings import Settings
+from etl.core.resources import data_dir
+from etl.io.lock import writer
 from etl.io.warehouse import Warehouse
+from etl.ledger import days
 
 log = logging.getLogger(__name__)
 SUITES_DIR = data_dir("expectations")
@@ -74,7 +76,8 @@ def validate_rows(name: str, rows: list[dict], columns: list[str], parameters: d
     result = _batch_definition().get_batch(batch_parameters={"dataframe": _frame(rows, columns)}).validate(
         _suite(name), expectation_parameters=parameters
     )
-    hard, soft = [], []
+    hard: list[dict] = []
+    soft: list[dict] = []
     for r in result.results:
         if r.success:
             continue
@@ -89,8 +92,19 @@ def validate_rows(name: str, rows: list[dict], columns: list[str], parameters: d
             "result": result.describe_dict()}
 
 
-def _record(settings: Settings, day: dt.date, outcome: dict) -> None:
-    with Warehouse(settings.db_url).begin() as conn:
+def _published_summary(wh: Warehouse, day: dt.date, suite: str) -> dict | None:
+    """A published day's recorded result (its data cannot change, so it is not validated again)."""
+    if not days.is_published(wh, day):
+        return None
+    with wh.begin() as conn:
+        rows = {r["suite"]: r for r in Warehouse.rows(conn, "validation_results", run_date=day.isoformat())}
+    r = rows.get(suite)
+    return {"suite": suite, "success": bool(r and r["success"]), "hard_failures": r["hard_failures"] if r else 0,
+            "soft_failures": r["soft_failures"] if r else 0}  # fmt: skip
+
+
+def _record(wh: Warehouse, day: dt.date, outcome: dict) -> None:
+    with writer(wh, f"record the {outcome['suite']} result of {day}"), wh.begin() as conn:
         Warehouse.run(
             conn,
             "upsert_validation_result",
@@ -119,35 +133,37 @@ def _summary(outcome: dict) -> dict:
             "hard_failures": len(outcome["hard_failures"]), "soft_failures": len(outcome["soft_failures"])}
 
 
-def validate_day_claims(settings: Settings, program: Program, day: dt.date) -> dict:
+def validate_day_claims(wh: Warehouse, program: Program, day: dt.date) -> dict:
     """The claims_staged suite over the day's staged rows."""
-    from etl.claims.parse import load_services
-
+    if (published := _published_summary(wh, day, "claims_staged")) is not None:
+        return published
     doc_columns = load_suite_doc("claims_staged")["expectations"][0]["kwargs"]["column_set"]
-    with Warehouse(settings.db_url).begin() as conn:
+    with wh.begin() as conn:
         rows = Warehouse.rows(conn, "day_deliveries", run_date=day.isoformat())
     outcome = validate_rows(
         "claims_staged", rows, doc_columns,
         {"run_dates": [day.isoformat()], "service_codes": sorted(load_services(program.services_path))},
     )
-    _record(settings, day, outcome)
+    _record(wh, day, outcome)
     return _summary(outcome)
 
 
-def validate_day_payments(settings: Settings, program: Program, day: dt.date) -> dict:
+def validate_day_payments(wh: Warehouse, program: Program, day: dt.date) -> dict:
     """The payments_batch suite over the day's computed payment batch."""
-    from etl.daily import PAYMENT_COLUMNS
-
-    with Warehouse(settings.db_url).begin() as conn:
+    if (published := _published_summary(wh, day, "payments_batch")) is not None:
+        return published
+    with wh.begin() as conn:
         rows = Warehouse.rows(conn, "day_payments", run_date=day.isoformat())
     outcome = validate_rows(
-        "payments_batch", rows, PAYMENT_COLUMNS,
+        "payments_batch", rows, contract.PAYMENT_COLUMNS,
         {
             "run_dates": [day.isoformat()],
-            "payment_id_regex": rf"^{program.payment_prefix}-{day:%Y%m%d}-\d{{7}}$",
+            "payment_id_regex": contract.payment_id_pattern(program, f"{day:%Y%m%d}"),
+            "basis_codes": list(contract.basis_codes(program)),
+            "payment_columns": list(contract.PAYMENT_COLUMNS),
             "max_payment_krw": program.max_payment_krw,
             "max_tier_krw": max(t.support_krw for t in program.tiers),
         },
     )
-    _record(settings, day, outcome)
+    _record(wh, day, outcome)
     return _summary(outcome)

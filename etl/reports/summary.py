@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from typing import Any
 
 from etl.core.config import Program
 from etl.core.errors import ReliefError
-from etl.core.settings import Settings
 from etl.io.warehouse import Warehouse
 
 # (label, where the figure is in the cumulative counts, the reference key, the share's denominator)
@@ -25,7 +25,7 @@ ROWS = [
 
 
 def _get(counts: dict, path: tuple[str, ...]) -> int:
-    value = counts
+    value: Any = counts
     for key in path:
         value = value.get(key, 0) if isinstance(value, dict) else 0
     return int(value)
@@ -45,8 +45,8 @@ def comparison(cumulative: dict, reference: dict[str, int]) -> list[dict]:
     return rows
 
 
-def load_latest(settings: Settings, as_of: dt.date | None) -> dict:
-    with Warehouse(settings.db_url).begin() as conn:
+def load_latest(wh: Warehouse, as_of: dt.date | None) -> dict:
+    with wh.begin() as conn:
         rows = Warehouse.rows(conn, "latest_day_run", as_of=as_of.isoformat() if as_of else None)
     if not rows:
         raise ReliefError("no published day in the warehouse yet: run `relief run-day` first")
@@ -55,8 +55,8 @@ def load_latest(settings: Settings, as_of: dt.date | None) -> dict:
             "cumulative": json.loads(row["cumulative_counts"])}
 
 
-def print_report(settings: Settings, program: Program, as_of: dt.date | None, as_json: bool = False) -> int:
-    latest = load_latest(settings, as_of)
+def print_report(wh: Warehouse, program: Program, as_of: dt.date | None, as_json: bool = False) -> int:
+    latest = load_latest(wh, as_of)
     table = comparison(latest["cumulative"], program.reference_claims)
     c = latest["cumulative"]
     if as_json:

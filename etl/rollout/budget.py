@@ -10,11 +10,17 @@ businesses up to the day (the warehouse's payments; 0 when none). Written to
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import logging
+import sqlite3
+from pathlib import Path
 
 from etl.core.config import Program
-from etl.io.outbox import begin_folder, finish_folder, write_atomic, write_json, WrittenFile
 from etl.core.settings import Settings
+from etl.io.outbox import WrittenFile, begin_folder, finish_folder, write_atomic, write_json
+from etl.io.sqlfiles import sql
+from etl.rollout.items import item_counts
+from etl.rollout.results import Budget, BudgetDoc, BudgetItem, BudgetTotal, KindTotal
 
 log = logging.getLogger(__name__)
 
@@ -34,19 +40,22 @@ def estimate_bundles(program: Program, users: int | None = None) -> dict[str, in
     return {"relief_base": users - td, "relief_base_td": td}
 
 
-def budget(program: Program, run_items: dict[str, int], cash_paid_krw: int) -> dict:
+def budget(program: Program, run_items: dict[str, int], cash_paid_krw: int) -> Budget:
     """The budget document (pure: no I/O)."""
-    from etl.rollout.engine import item_counts
-
     est_items = item_counts(program, estimate_bundles(program))
-    rows = []
-    kinds: dict[str, dict[str, int]] = {}
+    rows: list[BudgetItem] = []
+    kinds: dict[str, KindTotal] = {}
     for item in program.items:
         est, run = est_items.get(item.code, 0), run_items.get(item.code, 0)
-        row = {
-            "code": item.code, "kind": item.kind, "name": item.name, "unit_value_krw": item.unit_value_krw,
-            "estimate_count": est, "estimate_krw": est * item.unit_value_krw,
-            "run_count": run, "run_krw": run * item.unit_value_krw,
+        row: BudgetItem = {
+            "code": item.code,
+            "kind": item.kind,
+            "name": item.name,
+            "unit_value_krw": item.unit_value_krw,
+            "estimate_count": est,
+            "estimate_krw": est * item.unit_value_krw,
+            "run_count": run,
+            "run_krw": run * item.unit_value_krw,
         }
         rows.append(row)
         k = kinds.setdefault(item.kind, {"estimate_krw": 0, "run_krw": 0})
@@ -55,8 +64,11 @@ def budget(program: Program, run_items: dict[str, int], cash_paid_krw: int) -> d
     for kind, k in kinds.items():
         if kind in REPORTED_KRW:
             k["reported_krw"] = REPORTED_KRW[kind]
-    total = {"estimate_krw": sum(r["estimate_krw"] for r in rows), "run_krw": sum(r["run_krw"] for r in rows),
-             "reported_krw": REPORTED_KRW["total"]}
+    total: BudgetTotal = {
+        "estimate_krw": sum(r["estimate_krw"] for r in rows),
+        "run_krw": sum(r["run_krw"] for r in rows),
+        "reported_krw": REPORTED_KRW["total"],
+    }
     return {
         "basis_users": program.kakaotalk_users,
         "talk_drawer_cap": program.talk_drawer_cap,
@@ -79,11 +91,9 @@ def cash_paid(settings: Settings, day: dt.date) -> int:
     if path is not None:
         if not path.exists():
             return 0
-        import sqlite3
-
         conn = sqlite3.connect(str(path), timeout=60)
         try:
-            row = conn.execute(_payments_sql(), {"as_of": day.isoformat()}).fetchone()
+            row = conn.execute(sql("payments_total_as_of"), {"as_of": day.isoformat()}).fetchone()
             return int(row[0] or 0) if row else 0
         except sqlite3.OperationalError as exc:
             if "no such table" not in str(exc):
@@ -91,30 +101,22 @@ def cash_paid(settings: Settings, day: dt.date) -> int:
             # a warehouse without its schema yet: the adapter creates it (and there are no payments)
         finally:
             conn.close()
-    from etl.io.warehouse import Warehouse
+    from etl.io.warehouse import Warehouse  # lazy: SQLAlchemy (~0.5 s), only for a database sqlite3 cannot read
 
     wh = Warehouse(settings.db_url)
-    with wh.begin() as conn:
-        return int(Warehouse.scalar(conn, "payments_total_as_of", as_of=day.isoformat()) or 0)
+    with wh.begin() as sa_conn:
+        return int(Warehouse.scalar(sa_conn, "payments_total_as_of", as_of=day.isoformat()) or 0)
 
 
-def _sqlite_path(url: str):
+def _sqlite_path(url: str) -> Path | None:
     """The file of a plain `sqlite:///PATH` URL (no driver, no query string); None for anything else."""
-    from pathlib import Path
-
     prefix = "sqlite:///"
     if not url.startswith(prefix) or "?" in url:
         return None
-    path = url[len(prefix):]
+    path = url[len(prefix) :]
     if not path or path == ":memory:":
         return None
     return Path(path)
-
-
-def _payments_sql() -> str:
-    from etl.io.sqlfiles import sql
-
-    return sql("payments_total_as_of")
 
 
 def _krw(n: int) -> str:
@@ -125,7 +127,7 @@ def _bn(n: int) -> str:
     return f"{n / 1e9:,.2f}"
 
 
-def markdown(doc: dict) -> str:
+def markdown(doc: BudgetDoc) -> str:
     lines = [
         f"# Rollout budget, {doc['as_of']} ({doc['program']})",
         "",
@@ -137,35 +139,62 @@ def markdown(doc: dict) -> str:
         "|---|---|---:|---:|---:|---:|---:|",
     ]
     for r in doc["items"]:
-        lines.append(f"| {r['code']} | {r['kind']} | {_krw(r['unit_value_krw'])} | {_krw(r['estimate_count'])} |"
-                     f" {_krw(r['estimate_krw'])} | {_krw(r['run_count'])} | {_krw(r['run_krw'])} |")
-    lines += ["", "| kind | estimate (billion KRW) | reported in PROGRAM.md (billion) | run (billion KRW) |",
-              "|---|---:|---:|---:|"]
+        lines.append(
+            f"| {r['code']} | {r['kind']} | {_krw(r['unit_value_krw'])} | {_krw(r['estimate_count'])} |"
+            f" {_krw(r['estimate_krw'])} | {_krw(r['run_count'])} | {_krw(r['run_krw'])} |"
+        )
+    lines += [
+        "",
+        "| kind | estimate (billion KRW) | reported in PROGRAM.md (billion) | run (billion KRW) |",
+        "|---|---:|---:|---:|",
+    ]
     for kind, k in doc["by_kind"].items():
         reported = _bn(k["reported_krw"]) if "reported_krw" in k else ""
         lines.append(f"| {kind} | {_bn(k['estimate_krw'])} | {reported} | {_bn(k['run_krw'])} |")
     t = doc["general_users_total"]
-    lines.append(f"| **general users, total** | **{_bn(t['estimate_krw'])}** | {_bn(t['reported_krw'])} |"
-                 f" **{_bn(t['run_krw'])}** |")
-    lines += ["", f"Cash paid to small businesses up to {doc['as_of']}: {_krw(doc['small_business_cash_paid_krw'])} KRW"
-              " (the warehouse's payments).", ""]
+    lines.append(
+        f"| **general users, total** | **{_bn(t['estimate_krw'])}** | {_bn(t['reported_krw'])} |"
+        f" **{_bn(t['run_krw'])}** |"
+    )
+    lines += [
+        "",
+        f"Cash paid to small businesses up to {doc['as_of']}: {_krw(doc['small_business_cash_paid_krw'])} KRW"
+        " (the warehouse's payments).",
+        "",
+    ]
     return "\n".join(lines)
 
 
-def write_budget(settings: Settings, program: Program, day: dt.date, run_items: dict[str, int], run_id: str) -> dict:
+def write_budget(
+    settings: Settings, program: Program, day: dt.date, run_items: dict[str, int], run_id: str
+) -> BudgetDoc:
     """Write reports/budget/DAY/{budget.json,budget.md,manifest.json}; return the document."""
-    doc = {"program": program.code, "config_sha256": program.sha256, "run_id": run_id, "as_of": day.isoformat(),
-           **budget(program, run_items, cash_paid(settings, day))}
+    doc: BudgetDoc = {
+        "program": program.code,
+        "config_sha256": program.sha256,
+        "run_id": run_id,
+        "as_of": day.isoformat(),
+        **budget(program, run_items, cash_paid(settings, day)),
+    }
     folder = begin_folder(settings.outbox / "reports" / "budget" / day.isoformat())
-    files = [write_json(folder, "budget.json", doc)]
+    files = [write_json(folder, "budget.json", dict(doc))]
     md = markdown(doc).encode("utf-8")
     write_atomic(folder / "budget.md", md)
-    import hashlib
-
     files.append(WrittenFile("budget.md", md.count(b"\n"), hashlib.sha256(md).hexdigest(), len(md)))
-    finish_folder(folder, files, {"kind": "budget", "program": program.code, "config_sha256": program.sha256,
-                                  "run_id": run_id, "as_of": day.isoformat()})
+    header = {
+        "kind": "budget",
+        "program": program.code,
+        "config_sha256": program.sha256,
+        "run_id": run_id,
+        "as_of": day.isoformat(),
+    }
+    finish_folder(folder, files, header)
     t = doc["general_users_total"]
-    log.info("budget %s: estimate %s KRW at %d users, run %s KRW", day, _krw(t["estimate_krw"]),
-             program.kakaotalk_users, _krw(t["run_krw"]))
+    log.info(
+        "budget %s: estimate %s KRW at %d users, run %s KRW",
+        day,
+        _krw(t["estimate_krw"]),
+        program.kakaotalk_users,
+        _krw(t["run_krw"]),
+    )
     return doc

@@ -180,3 +180,39 @@ create table if not exists holds (
 
 create index if not exists deliveries_by_account on deliveries (account_no, bank_code);
 create index if not exists deliveries_by_phone on deliveries (phone);
+
+-- Schema 2 ---------------------------------------------------------------------------------------
+
+-- One writer at a time: the process that holds this row (until its lease ends) may write the ledger.
+create table if not exists writer_lock (
+    id integer primary key,               -- always 1
+    holder text not null,                 -- what is writing: step, day, run id
+    host text not null,
+    pid integer not null,
+    acquired_at text not null,
+    expires_at text not null              -- UTC; a lease past its end may be taken over
+);
+
+-- The hash of every input a day was computed from (claims, decisions, returns files; program config).
+-- A published day reruns only on byte-identical inputs.
+create table if not exists day_inputs (
+    run_date text not null,
+    kind text not null,                   -- claims | decisions | returns | config
+    sha256 text not null,                 -- 'absent' for an optional file that was not delivered
+    primary key (run_date, kind)
+);
+
+-- The audit trail: every ledger event, appended, never updated or deleted.
+create table if not exists ledger_events (
+    event_no bigint primary key,
+    run_date text not null,
+    run_id text not null,
+    event text not null,                  -- see etl/payments/audit.py EVENTS
+    claimant_key text,
+    payment_id text,
+    amount_krw bigint,
+    actor text not null,
+    at text not null,                     -- UTC, when it was recorded
+    detail text
+);
+create index if not exists ledger_events_by_claimant on ledger_events (claimant_key, event_no);

@@ -248,24 +248,24 @@ def test_sensor_waits_for_the_days_file(delivered, ws, monkeypatch, dag_bag_of, 
 
 
 def test_claims_file_ready(ws):
-    from etl.daily import claims_file_ready
+    from etl.claims.delivery import claims_file_ready
 
     day = dt.date(2022, 10, 18)
-    assert claims_file_ready(ws.settings, day) is False
+    assert claims_file_ready(ws.settings.inbox, day) is False
     (ws.settings.inbox / "claims_20221018.csv").mkdir()  # a folder by that name is not a delivery
-    assert claims_file_ready(ws.settings, day) is False
+    assert claims_file_ready(ws.settings.inbox, day) is False
     (ws.settings.inbox / "claims_20221018.csv").rmdir()
     ws.deliver("2022-10-18", claims_csv([]))  # a day without claims still gets a (header-only) file
-    assert claims_file_ready(ws.settings, day) is True
+    assert claims_file_ready(ws.settings.inbox, day) is True
 
 
 def test_a_file_that_never_arrives_fails_with_a_message_naming_it(ws):
     from etl.core.errors import MissingDelivery
-    from etl.daily import claims_file_ready
+    from etl.claims.delivery import claims_file_ready
 
     day = dt.date(2022, 10, 18)
     long_ago = dt.datetime.now(dt.timezone.utc) - dt.timedelta(hours=7)
     with pytest.raises(MissingDelivery, match=r"claims_20221018.csv has not arrived after waiting 7.0 h"):
-        claims_file_ready(ws.settings, day, waiting_since=long_ago)
+        claims_file_ready(ws.settings.inbox, day, waiting_since=long_ago)
     just_now = dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=5)
-    assert claims_file_ready(ws.settings, day, waiting_since=just_now) is False
+    assert claims_file_ready(ws.settings.inbox, day, waiting_since=just_now) is False

@@ -56,20 +56,22 @@ def test_without_approval_nothing_is_published_and_approving_releases_the_batch(
 def test_a_rejected_batch_publishes_nothing_and_leaves_the_ledger_as_it_was(ws, manual_program):
     import datetime as dt
 
-    from etl.daily import compute_day, publish_day, stage_day
+    from etl.claims.stage import stage_day
+    from etl.payments.compute import compute_day
+    from etl.payments.publish import publish_day
     from etl.io.warehouse import Warehouse
 
     ws.deliver("2022-10-16", [claim(receipt_no="R1", business_reg_no=BIZ)])
     day = dt.date(2022, 10, 16)
-    stage_day(ws.settings, manual_program, day, "r1")
-    compute_day(ws.settings, manual_program, day)
-    decided = record_decision(ws.settings, day, False, "park.finance")
+    stage_day(ws.wh, ws.settings.inbox, manual_program, day, "r1")
+    compute_day(ws.wh, ws.settings.inbox, manual_program, day)
+    decided = record_decision(ws.wh, day, False, "park.finance")
     assert decided["decision"] == "rejected" and decided["payments"] == 1
     with Warehouse(ws.settings.db_url).begin() as conn:
         assert Warehouse.rows(conn, "day_payments", run_date="2022-10-16") == []
         assert Warehouse.rows(conn, "day_run", run_date="2022-10-16")[0]["status"] == "rejected"
     with pytest.raises(Exception, match="not been computed"):
-        publish_day(ws.settings, manual_program, day, "r1", require_validation=False)
+        publish_day(ws.wh, ws.settings.outbox, manual_program, day, "r1", require_validation=False)
     assert not (ws.settings.outbox / "payments").exists()
     # Computed again and approved, the same batch goes out.
     run(ws, manual_program, "2022-10-16", approve=True)
@@ -80,18 +82,19 @@ def test_an_approval_covers_only_the_batch_it_saw(ws, manual_program):
     import datetime as dt
 
     from etl.payments.approval import require_approval
-    from etl.daily import compute_day, stage_day
+    from etl.claims.stage import stage_day
+    from etl.payments.compute import compute_day
     from etl.io.warehouse import Warehouse
 
     ws.deliver("2022-10-16", [claim(receipt_no="R1", business_reg_no=BIZ)])
     day = dt.date(2022, 10, 16)
-    stage_day(ws.settings, manual_program, day, "r1")
-    compute_day(ws.settings, manual_program, day)
-    record_decision(ws.settings, day, True, "kim.finance")
+    stage_day(ws.wh, ws.settings.inbox, manual_program, day, "r1")
+    compute_day(ws.wh, ws.settings.inbox, manual_program, day)
+    record_decision(ws.wh, day, True, "kim.finance")
     with Warehouse(ws.settings.db_url).begin() as conn:  # the batch changes after approval
         conn.exec_driver_sql("update payments set amount_krw = 31000 where run_date = '2022-10-16'")
     with pytest.raises(AwaitingApproval, match="changed after it was approved"):
-        require_approval(ws.settings, day)
+        require_approval(ws.wh, day)
 
 
 def test_a_returned_payment_is_paid_again_once_new_bank_details_arrive(ws, program):

@@ -1,0 +1,111 @@
+"""Day order and final days: the rules that keep the ledger's history from changing under it.
+
+* Inside the intake window a day runs only after every earlier window day is published (a missing
+  file blocks, naming it); no day runs for the first time once a later day is published.
+* A published day is final. It may be rerun only on byte-identical inputs (claims, decisions and
+  returns files, program config), and then it recomputes nothing: its files are written again from
+  the ledger, byte for byte. A changed input stops the run, saying what changed: a correction comes
+  in a later delivery.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.engine import Connection
+
+from etl.claims.delivery import inbox_path
+from etl.core.config import Program
+from etl.core.errors import OutOfOrderRun, ReliefError
+from etl.io.warehouse import Warehouse
+
+INPUT_FILES = ("claims", "decisions", "returns")
+ABSENT = "absent"  # the hash recorded for an optional file that was not delivered
+
+
+class PublishedDayChanged(ReliefError):
+    """A published day was asked to run again on inputs that differ from the ones it was published on."""
+
+
+def file_sha256(path: Path) -> str:
+    """The SHA-256 of a file's bytes, or "absent" when there is no such file."""
+    if not path.is_file():
+        return ABSENT
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def current_inputs(inbox: Path, program: Program, day: dt.date) -> dict[str, str]:
+    """The hashes of everything a day's run reads: its inbox files and the program config."""
+    hashes = {kind: file_sha256(inbox_path(inbox, kind, day)) for kind in INPUT_FILES}
+    hashes["config"] = program.sha256
+    return hashes
+
+
+def record_inputs(conn: Connection, run_date: str, hashes: dict[str, str]) -> None:
+    rows = ({"run_date": run_date, "kind": kind, "sha256": sha} for kind, sha in sorted(hashes.items()))
+    Warehouse.executemany(conn, "upsert_day_input", rows)
+
+
+def day_run(wh: Warehouse, day: dt.date) -> dict[str, Any] | None:
+    """The run record of a day, or None if it never ran."""
+    with wh.begin() as conn:
+        rows = Warehouse.rows(conn, "day_run", run_date=day.isoformat())
+    return rows[0] if rows else None
+
+
+def is_published(wh: Warehouse, day: dt.date) -> bool:
+    run = day_run(wh, day)
+    return bool(run and run["status"] == "published")
+
+
+def check_order(wh: Warehouse, inbox: Path, program: Program, day: dt.date) -> None:
+    """Refuse a day that would be computed against an incomplete or a future ledger."""
+    run_date = day.isoformat()
+    with wh.begin() as conn:
+        runs = {r["run_date"]: r["status"] for r in Warehouse.rows(conn, "day_runs_before", run_date=run_date)}
+        this = Warehouse.rows(conn, "day_run", run_date=run_date)
+        latest = Warehouse.rows(conn, "latest_day_run", as_of=None)
+    for earlier in (d for d in program.intake_days() if d < day):
+        if runs.get(earlier.isoformat()) != "published":
+            path = inbox_path(inbox, "claims", earlier)
+            why = "has not arrived" if not path.exists() else "has arrived but the day is not published"
+            raise OutOfOrderRun(
+                f"cannot run {run_date}: the intake day {earlier} is not published ({path.name} {why})."
+                f" Days run in order: publish {earlier} first (relief run-day {earlier}, or its claims_daily run)."
+            )
+    if not this and latest and latest[0]["run_date"] > run_date:
+        raise OutOfOrderRun(
+            f"cannot run {run_date} for the first time: a later day ({latest[0]['run_date']}) is already published,"
+            " and a published day is final. Deliver these claims with a later day instead."
+        )
+
+
+def replaying(wh: Warehouse, inbox: Path, program: Program, day: dt.date) -> bool:
+    """True when the day is published and its inputs are unchanged (a rerun only rewrites its files).
+
+    Raises PublishedDayChanged, saying which inputs differ, when the day is published on other inputs.
+    """
+    if not is_published(wh, day):
+        return False
+    with wh.begin() as conn:
+        recorded = {r["kind"]: r["sha256"] for r in Warehouse.rows(conn, "day_input_hashes", run_date=day.isoformat())}
+    now = current_inputs(inbox, program, day)
+    changed = [kind for kind in now if kind in recorded and recorded[kind] != now[kind]]
+    if changed:
+        what = ", ".join(f"{kind} ({_short(recorded[kind])} then, {_short(now[kind])} now)" for kind in changed)
+        raise PublishedDayChanged(
+            f"{day} is published and final, but its inputs changed since it was published: {what}. A published day is"
+            " only rerun on the same inputs. Restore them, or bring the correction in a later day's delivery."
+        )
+    return True
+
+
+def _short(sha: str) -> str:
+    return sha if sha == ABSENT else sha[:12] + "…"
