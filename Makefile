@@ -15,7 +15,7 @@ export AIRFLOW__CORE__DEFAULT_TIMEZONE := Asia/Seoul
 export GX_ANALYTICS_ENABLED := False
 export NO_PROXY := *
 
-.PHONY: install demo test airflow airflow-celery bench bench-rollout clean
+.PHONY: install demo lint test airflow airflow-celery bench bench-rollout clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -28,8 +28,14 @@ install: $(STAMP)
 demo: $(STAMP)
 	PATH=$(CURDIR)/$(BIN):$$PATH scripts/demo.sh
 
-## test: the whole suite (unit, warehouse on SQLite and PostgreSQL, end-to-end through Airflow)
-test: $(STAMP)
+## lint: ruff (lint and format) over the repository, mypy over etl/: zero findings
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+## test: lint, then the whole suite (unit, warehouse on SQLite and PostgreSQL, end-to-end through Airflow)
+test: lint
 	$(BIN)/pytest
 
 ## airflow: the Airflow UI (standalone) over the same DAGs and metadata as the demo

@@ -61,7 +61,7 @@ def claims_daily():
     def wait_for_claims_file(logical_date=None, dag_run=None) -> bool:
         """Done when the intake's `claims_YYYYMMDD.csv` for the run's day is in the inbox."""
         from etl.claims.delivery import claims_file_ready
-        from etl.core.runtime import task_run
+        from etl.runtime import task_run
 
         run = task_run(logical_date, dag_run)
         return claims_file_ready(run.settings.inbox, run.day, waiting_since=getattr(dag_run, "start_date", None))
@@ -69,14 +69,14 @@ def claims_daily():
     @task
     def stage_claims(logical_date=None, dag_run=None) -> dict:
         from etl.claims.stage import stage_day
-        from etl.core.runtime import task_run
+        from etl.runtime import task_run
 
         run = task_run(logical_date, dag_run)
         return stage_day(run.warehouse, run.settings.inbox, run.program, run.day, dag_run.run_id)
 
     @task
     def validate_claims(logical_date=None, dag_run=None) -> dict:
-        from etl.core.runtime import task_run
+        from etl.runtime import task_run
         from etl.quality.validate import validate_day_claims
 
         run = task_run(logical_date, dag_run)
@@ -84,7 +84,7 @@ def claims_daily():
 
     @task
     def compute_payments(logical_date=None, dag_run=None) -> dict:
-        from etl.core.runtime import task_run
+        from etl.runtime import task_run
         from etl.payments.compute import compute_day
 
         run = task_run(logical_date, dag_run)
@@ -92,7 +92,7 @@ def claims_daily():
 
     @task
     def validate_payments(logical_date=None, dag_run=None) -> dict:
-        from etl.core.runtime import task_run
+        from etl.runtime import task_run
         from etl.quality.validate import validate_day_payments
 
         run = task_run(logical_date, dag_run)
@@ -110,7 +110,7 @@ def claims_daily():
 
     @task
     def auto_approve_batch(logical_date=None, dag_run=None) -> dict:
-        from etl.core.runtime import task_run
+        from etl.runtime import task_run
         from etl.payments.approval import approve_automatically
 
         run = task_run(logical_date, dag_run)
@@ -124,7 +124,7 @@ def claims_daily():
 
     @task
     def record_approval(logical_date=None, dag_run=None, ti=None) -> dict:
-        from etl.core.runtime import task_run
+        from etl.runtime import task_run
         from etl.payments.approval import record_decision
 
         run = task_run(logical_date, dag_run)
@@ -134,7 +134,7 @@ def claims_daily():
 
     @task(trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS)
     def publish_outbox(logical_date=None, dag_run=None) -> dict:
-        from etl.core.runtime import task_run
+        from etl.runtime import task_run
         from etl.payments.publish import publish_day
 
         run = task_run(logical_date, dag_run)
@@ -143,7 +143,7 @@ def claims_daily():
     @task(trigger_rule=TriggerRule.NONE_FAILED)
     def close_day(logical_date=None, dag_run=None, ti=None) -> str:
         """After a rejection (nothing failed, yet nothing published) discard the computed batch."""
-        from etl.core.runtime import task_run
+        from etl.runtime import task_run
         from etl.payments.approval import discard_unpublished_batch
 
         run = task_run(logical_date, dag_run)

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
+from etl.core.contract import inbox_file_name
 from etl.core.errors import InboxFileError, MissingDelivery
 from etl.io.csvfile import MalformedFileError
 
@@ -18,7 +19,7 @@ T = TypeVar("T")
 
 def inbox_path(inbox: Path, kind: str, day: dt.date) -> Path:
     """`claims_YYYYMMDD.csv`, `decisions_YYYYMMDD.csv` or `returns_YYYYMMDD.csv` of a day."""
-    return inbox / f"{kind}_{day:%Y%m%d}.csv"
+    return inbox / inbox_file_name(kind, day)
 
 
 def claims_path(inbox: Path, day: dt.date) -> Path:

@@ -70,7 +70,6 @@ def _classify_in_file(rows: list[dict], run_date: str) -> dict[str, dict]:
 def _store(conn: Connection, parsed: ParsedDay, source_file: str, run_date: str) -> dict[str, dict]:
     """Replace the day's staged rows; mark receipts delivered on an earlier day as re-deliveries."""
     Warehouse.run(conn, "reset_day", run_date=run_date)
-    Warehouse.run(conn, "reset_day_results", run_date=run_date)
     Warehouse.executemany(conn, "insert_delivery", parsed.rows)
     Warehouse.executemany(
         conn,

@@ -6,12 +6,21 @@ values from them, so a change here (or to the program's tiers) reaches all three
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import TYPE_CHECKING, Final
 
 if TYPE_CHECKING:  # only for the annotation: config imports nothing from here
     from etl.core.config import Program
 
 # --- inbox -------------------------------------------------------------------------------------
+INBOX_KINDS: Final = ("claims", "decisions", "returns")
+
+
+def inbox_file_name(kind: str, day: dt.date) -> str:
+    """`claims_YYYYMMDD.csv`, `decisions_YYYYMMDD.csv` or `returns_YYYYMMDD.csv` of a day."""
+    return f"{kind}_{day:%Y%m%d}.csv"
+
+
 CLAIM_COLUMNS: Final = [
     "receipt_no", "received_at", "channel", "claimant_type", "claimant_name", "kakao_account_id",
     "phone", "business_reg_no", "service", "paid_service", "monetary_loss", "claimed_loss_krw",

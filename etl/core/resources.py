@@ -8,7 +8,7 @@ package finds them through importlib; a source checkout (tests, `pip install -e`
 from __future__ import annotations
 
 import functools
-import importlib.resources
+import importlib.util
 from pathlib import Path
 
 SOURCE_ROOT = Path(__file__).resolve().parents[2]
@@ -17,7 +17,7 @@ SOURCE_ROOT = Path(__file__).resolve().parents[2]
 @functools.cache
 def data_dir(name: str) -> Path:
     """The folder of one kind of data file: "sql", "expectations" or "programs"."""
-    try:
-        return Path(str(importlib.resources.files(f"etl._{name}")))
-    except ModuleNotFoundError:  # a source checkout: the folder beside the package
+    spec = importlib.util.find_spec(f"etl._{name}")  # a namespace package: data only, no __init__
+    if spec is None or not spec.submodule_search_locations:  # a source checkout: the folder beside the package
         return SOURCE_ROOT / name
+    return Path(next(iter(spec.submodule_search_locations)))

@@ -12,15 +12,17 @@ parser quarantines it as a control character). A well-formed record is never spl
 quarantined by the reader, except one over `MAX_RECORD_BYTES` (16 MiB), which is `record_too_long`
 (its raw text is kept up to that size).
 
-Recovery rule (only for malformed input): a record is first read strictly from the line it starts on.
-When strict reading fails (a quote inside an unquoted field, text after a closing quote, or end of file
-inside a quoted field), that record is malformed and is cut back to its first line, then extended line
-by line only while its quotes are unbalanced, stopping before the first line at which a well-formed
-record of the header's width begins (looked for within the next `MAX_RECORD_LINES` lines and 32 KiB),
-and after at most `MAX_RECORD_LINES` lines. The malformed record is reported once, as `invalid_utf8`
-when its bytes are not UTF-8, else `bad_quoting`, and reading resumes after it: only that record is
-lost. A well-formed record with the wrong number of fields is `wrong_field_count`. A blank line is not
-a record.
+Recovery rule (only for malformed input): a record is first read strictly, from the line it starts
+on. When strict reading fails (a quote inside an unquoted field, text after a closing quote, end of file
+inside a quoted field), or gives a record that spans several lines but has not the header's number of
+fields (an unterminated quote may have taken the rows after it), the record is cut back to its first
+line, then extended line by line only while its quotes are unbalanced, stopping before the first line
+at which a well-formed record of the header's width begins (looked for within `MAX_RECORD_LINES` lines
+and 64 KiB of it: more than any row the parsers accept), and after at most `MAX_RECORD_LINES` lines.
+It is reported once, as `invalid_utf8` when its bytes are not UTF-8, else `bad_quoting` (or
+`wrong_field_count` when the rule takes the strict record whole), and reading resumes after it: only
+the malformed record is lost. A one-line record with the wrong number of fields is `wrong_field_count`.
+A blank line is not a record.
 
 Every message about a file names the file, the line and the columns, never a field's content: a
 header-less file's first line is a claim, with a phone number and an account in it.
@@ -40,7 +42,7 @@ from etl.io.inbox import UnsafeInboxFile, open_regular
 
 MAX_RECORD_BYTES = 16 << 20  # a record larger than this is not held in memory: `record_too_long`
 MAX_RECORD_LINES = 200  # how far recovery looks for the next record, and the most lines a broken record takes
-_LOOKAHEAD_BYTES = 32 << 10  # how much a candidate record start may take before recovery gives up on it
+_LOOKAHEAD_BYTES = 64 << 10  # how much a candidate record start may take before recovery gives up on it
 _PIECE = 1 << 20  # a physical line is read in pieces of at most this many bytes
 _BOM = b"\xef\xbb\xbf"
 # One well-formed RFC 4180 record, for the fast path (the csv module then splits it, at C speed).
@@ -389,6 +391,8 @@ def _quoted_record(src: _Lines, line_no: int, first: bytes, width: int) -> Recor
     if not _RECORD_RE.fullmatch(text):
         return None
     fields = next(csv.reader([text], strict=True))
+    if len(fields) != width and len(parts) > 1:
+        return None  # the general path applies the recovery rule to it
     return Record(
         line_no,
         _raw_text(body) if "\x00" in text else text,
@@ -441,6 +445,15 @@ def read_records(path: Path, expected_header: list[str]) -> Iterator[Record]:
             status, scan = _scan(src, first, keep=MAX_RECORD_BYTES)
             if status == _BROKEN:
                 yield _recover(src, start, width)
+            elif scan.count != width and scan.lines > 1 and not scan.overflow:
+                # Well-quoted, but of the wrong width over several lines: an unterminated quote may have
+                # taken later rows; the recovery rule decides where this record ends.
+                end = src.mark()
+                rec = _recover(src, start, width)
+                fields = _decode_fields(scan.fields)
+                if src.mark() == end and fields is not None:  # it takes the record whole: just the wrong width
+                    rec = Record(start[1], rec.raw, fields, "wrong_field_count")
+                yield rec
             elif scan.overflow:
                 raw = _raw_text(scan.raw_bytes()) + f" [record truncated: {scan.size} bytes in all]"
                 yield Record(start[1], raw, None, "record_too_long")

@@ -17,12 +17,11 @@ from typing import Any
 
 from sqlalchemy.engine import Connection
 
-from etl.claims.delivery import inbox_path
 from etl.core.config import Program
+from etl.core.contract import INBOX_KINDS, inbox_file_name
 from etl.core.errors import OutOfOrderRun, ReliefError
 from etl.io.warehouse import Warehouse
 
-INPUT_FILES = ("claims", "decisions", "returns")
 ABSENT = "absent"  # the hash recorded for an optional file that was not delivered
 
 
@@ -43,7 +42,7 @@ def file_sha256(path: Path) -> str:
 
 def current_inputs(inbox: Path, program: Program, day: dt.date) -> dict[str, str]:
     """The hashes of everything a day's run reads: its inbox files and the program config."""
-    hashes = {kind: file_sha256(inbox_path(inbox, kind, day)) for kind in INPUT_FILES}
+    hashes = {kind: file_sha256(inbox / inbox_file_name(kind, day)) for kind in INBOX_KINDS}
     hashes["config"] = program.sha256
     return hashes
 
@@ -74,7 +73,7 @@ def check_order(wh: Warehouse, inbox: Path, program: Program, day: dt.date) -> N
         latest = Warehouse.rows(conn, "latest_day_run", as_of=None)
     for earlier in (d for d in program.intake_days() if d < day):
         if runs.get(earlier.isoformat()) != "published":
-            path = inbox_path(inbox, "claims", earlier)
+            path = inbox / inbox_file_name("claims", earlier)
             why = "has not arrived" if not path.exists() else "has arrived but the day is not published"
             raise OutOfOrderRun(
                 f"cannot run {run_date}: the intake day {earlier} is not published ({path.name} {why})."

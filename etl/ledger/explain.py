@@ -11,8 +11,8 @@ from collections.abc import Callable
 from typing import Any
 
 from etl.core.clock import to_kst
+from etl.core.pii import mask_account
 from etl.io.warehouse import Warehouse
-from etl.payments.holds import mask
 
 SECTIONS = ("claims", "states", "decisions", "holds", "payments", "events")
 Row = dict[str, Any]
@@ -25,7 +25,7 @@ def story(wh: Warehouse, key: str) -> dict[str, list[Row]]:
         found = {name: Warehouse.rows(conn, f"explain_{name}", claimant_key=key) for name in SECTIONS}
     for row in found["claims"] + found["payments"]:
         if row.get("account_no"):
-            row["account_no"] = mask(str(row["account_no"]))
+            row["account_no"] = mask_account(str(row["account_no"]))
     return found
 
 

@@ -9,14 +9,10 @@ from __future__ import annotations
 from sqlalchemy.engine import Connection
 
 from etl.core.config import Program
+from etl.core.pii import mask_account
 from etl.io.warehouse import Warehouse
 
 Hold = tuple[str, str]  # (reason, detail): the detail masks account numbers
-
-
-def mask(account_no: str) -> str:
-    """An account number as people may see it: all but the last four digits starred."""
-    return "*" * max(len(account_no) - 4, 0) + account_no[-4:]
 
 
 def fraud_holds(conn: Connection, program: Program, run_date: str) -> dict[str, Hold]:
@@ -27,7 +23,7 @@ def fraud_holds(conn: Connection, program: Program, run_date: str) -> dict[str, 
         if r["businesses"] > limit:
             holds[r["claimant_key"]] = (
                 "shared_account",
-                f"bank account {r['bank_code']}-{mask(r['account_no'])} given by {r['businesses']} businesses"
+                f"bank account {r['bank_code']}-{mask_account(r['account_no'])} given by {r['businesses']} businesses"
                 f" (more than {limit})",
             )
     contacts: dict[tuple[str, str], list[str]] = {}

@@ -175,7 +175,7 @@ def test_claims_daily_schedule_covers_the_intake_window(dag_bag_of, program):
     from airflow.serialization.encoders import coerce_to_core_timetable
     from airflow.timetables.base import TimeRestriction
 
-    from etl.core.runtime import run_day_of
+    from etl.runtime import run_day_of
 
     dag = the_dag(dag_bag_of, DAGS / "claims_daily.py")
     assert dag.catchup is True, "claims_daily must catch up: every intake day is processed, late or not"

@@ -259,7 +259,7 @@ def test_a_failed_hard_check_stops_publishing_and_keeps_the_results(ws, program)
 
 
 def test_the_run_date_comes_from_the_logical_date_in_kst():
-    from etl.core.runtime import run_day_of
+    from etl.runtime import run_day_of
 
     utc = dt.timezone.utc
     assert run_day_of(dt.datetime(2022, 10, 15, 15, 0, tzinfo=utc), None, "Asia/Seoul") == dt.date(2022, 10, 16)

@@ -237,6 +237,57 @@ def test_a_well_formed_file_is_read_back_exactly(workdir, case, general):
     assert [r.fields for r in records] == expect
 
 
+# ---------- the reader: one broken row costs that row only ----------
+
+_CELL = st.text(st.sampled_from(list('ab 가,"\n\r\t')), max_size=12).filter(
+    lambda v: not v.startswith((",", '"', "\n", "\r")) and not v.endswith(("\n", "\r"))
+)  # values that cannot make a broken row read as a well-formed one (see the module docstring of csvfile)
+
+
+@st.composite
+def one_broken_row(draw):
+    width = 4
+    rows = [
+        [f"R{i}", *draw(st.lists(_CELL, min_size=width - 1, max_size=width - 1))]
+        for i in range(draw(st.integers(1, 6)))
+    ]
+    k = draw(st.integers(0, len(rows) - 1))
+    how = draw(st.sampled_from(["unterminated", "stray_quote", "after_close"]))
+    always = how != "stray_quote"
+    eol, inner = draw(st.sampled_from(["\r\n", "\n"])), draw(st.sampled_from(["\r\n", "\n", "\r"]))
+    texts = [",".join(_quote(v, always, inner) for v in row) for row in rows]
+    if how == "unterminated":
+        texts[k] = texts[k][:-1]  # the last field's closing quote
+    elif how == "stray_quote":
+        texts[k] = 'R"' + texts[k][1:]
+    else:
+        texts[k] = texts[k].replace('"R' + str(k) + '"', '"R' + str(k) + '"x', 1)
+    header = [f"c{i}" for i in range(width)]
+    data = (",".join(header) + eol + eol.join(texts) + (eol if draw(st.booleans()) else "")).encode()
+    starts, line = [], 2
+    for text in texts:
+        starts.append(line)
+        line += text.count("\n") + 1
+    expect = [[_stored(v, _quoted(v, always), inner) for v in row] for row in rows]
+    return header, data, k, starts, expect
+
+
+@FUZZ
+@given(case=one_broken_row(), general=st.booleans())
+def test_one_broken_row_costs_that_row_only(workdir, case, general):
+    header, data, k, starts, expect = case
+    path = workdir / "one_broken.csv"
+    path.write_bytes(data)
+    with mock.patch.object(csvfile, "_FAST_LINE", -1 if general else csvfile._FAST_LINE):
+        records = {r.line_no: r for r in read_records(path, header)}
+    end_k = starts[k + 1] - 1 if k + 1 < len(starts) else max([*records, starts[k]])
+    for i, start in enumerate(starts):
+        if i != k:
+            assert start in records and records[start].error is None and records[start].fields == expect[i], i
+    assert starts[k] in records and records[starts[k]].error is not None
+    assert all(line in starts or starts[k] <= line <= end_k for line in records)
+
+
 # ---------- claims ----------
 
 
