@@ -71,7 +71,9 @@ def bench_scale(scale: float, per_day: bool) -> dict:
     with tempfile.TemporaryDirectory(prefix=f"relief-bench-{scale}-") as tmp:
         tmp = Path(tmp)
         env = {**os.environ, "RELIEF_INBOX": str(tmp / "inbox"), "RELIEF_OUTBOX": str(tmp / "outbox"),
-               "RELIEF_DB_URL": f"sqlite:///{tmp / 'warehouse.sqlite'}", "GX_ANALYTICS_ENABLED": "False"}
+               "RELIEF_DB_URL": f"sqlite:///{tmp / 'warehouse.sqlite'}", "GX_ANALYTICS_ENABLED": "False",
+               # unattended: the demo overlay (approval off); the shipped program waits for a person
+               "RELIEF_PROGRAM": os.environ.get("RELIEF_PROGRAM") or str(REPO / "programs" / "kakao_1015_demo.toml")}
         gen_wall, gen_rss, out = run_measured([RELIEF, "generate", "claims", "--scale", str(scale), "--seed", "1015"], env)
         generated = json.loads(out)
         rows = sum(p.stat().st_size for p in (tmp / "inbox").glob("claims_*.csv"))

@@ -71,9 +71,9 @@ def timed(cmd: list[str], workdir: Path, env: dict | None = None) -> dict:
 
 
 def scaled_program(workdir: Path, n: int) -> tuple[Path, int]:
-    from etl.core.config import load_program
+    from etl.core.config import DEFAULT_PROGRAM_FILE, load_program
 
-    program = load_program()
+    program = load_program(DEFAULT_PROGRAM_FILE)  # its text is edited below: the file that holds the rules
     cap = max(1, program.talk_drawer_cap * n // program.kakaotalk_users)
     folder = workdir / "program"
     folder.mkdir(parents=True, exist_ok=True)

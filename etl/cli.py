@@ -50,6 +50,12 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--day", type=_date, help="as of this day (default: the latest day run)")
     rep.add_argument("--json", action="store_true", help="print the summary as JSON")
 
+    rel = sub.add_parser("release", parents=[common], help="second approval of one payment above the cap")
+    rel.add_argument("key", help="the business (claimant key) of reviews/DAY/over_cap.csv")
+    rel.add_argument("amount", type=int, help="the exact amount held, in KRW")
+    rel.add_argument("--by", required=True, help="who releases it (recorded in the audit trail)")
+    rel.add_argument("--reason", required=True, help="why (recorded in the audit trail)")
+
     exp = sub.add_parser("explain", parents=[common], help="a business's whole story: claims, tier, payments, events")
     exp.add_argument("key", help="the claimant key (a business number, hyphens optional)")
 
@@ -110,6 +116,13 @@ def _dispatch(args, program, settings) -> int:
         from etl.rollout import run_rollout
 
         print(json.dumps(run_rollout(settings, program, args.day, shard_size=args.shard_size), ensure_ascii=False))
+        return 0
+    if args.command == "release":
+        from etl.io.warehouse import Warehouse
+        from etl.payments.release import release_over_cap
+
+        done = release_over_cap(Warehouse(settings.db_url), args.key, args.amount, args.by, args.reason)
+        print(json.dumps(done, ensure_ascii=False))
         return 0
     if args.command == "explain":
         from etl.io.warehouse import Warehouse

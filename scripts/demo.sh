@@ -5,6 +5,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 : "${RELIEF_VAR:?run through make demo}" "${AIRFLOW_HOME:?run through make demo}"
+# The demo runs unattended: the demo overlay of the program switches automatic approval on (the shipped
+# programs/kakao_1015.toml waits for a person to approve each day's payment batch).
+export RELIEF_PROGRAM="$PWD/programs/kakao_1015_demo.toml"
 
 rm -rf "$RELIEF_INBOX" "$RELIEF_OUTBOX" "$AIRFLOW_HOME" "$RELIEF_VAR"/warehouse.sqlite*
 mkdir -p "$RELIEF_VAR"

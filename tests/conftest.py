@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tomllib
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -14,11 +17,29 @@ from tests.builders import Workspace
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
 PG_URL = os.environ.get("RELIEF_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 REPO = Path(__file__).resolve().parent.parent
+# The shipped program requires a person to approve each payment batch; the tests run the demo overlay
+# (approval off). Set here, at import, so the CLI and Airflow subprocesses the tests start use it too.
+DEMO_PROGRAM = REPO / "programs" / "kakao_1015_demo.toml"
+os.environ["RELIEF_PROGRAM"] = str(DEMO_PROGRAM)
 
 
 @pytest.fixture(scope="session")
 def program():
-    return load_program()
+    return load_program(DEMO_PROGRAM)
+
+
+def copy_program(tmp_path: Path, program, edit: Callable[[str], str] = lambda text: text) -> Path:
+    """Copy a program's config files (the file, and the base it `extends`) and its services file into `tmp_path`,
+    each config file's text passed through `edit`; returns the copy of the program's file, for load_program."""
+    source = Path(program.path)
+    while True:
+        (tmp_path / source.name).write_text(edit(source.read_text(encoding="utf-8")), encoding="utf-8")
+        base = tomllib.loads(source.read_text(encoding="utf-8")).get("extends")
+        if base is None:
+            break
+        source = source.parent / base
+    shutil.copy(program.services_path, tmp_path / program.services_path.name)
+    return tmp_path / Path(program.path).name
 
 
 @pytest.fixture

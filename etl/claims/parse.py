@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import operator
 import os
 import re
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -69,6 +71,7 @@ END = dt.datetime(2100, 1, 1, tzinfo=KST)
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\ufffe\uffff]")
 _CONTROL_IN_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufffe\uffff]")
 FREE_TEXT = frozenset({"description"})
+_SANE = (EARLIEST.astimezone(_UTC), END.astimezone(_UTC))
 
 # Every reason a row can be quarantined for, in the order the checks run (README documents them).
 REASONS = {
@@ -156,11 +159,24 @@ def parse_timestamp(
         utc = ts.astimezone(_UTC)
     except OverflowError:  # the offset pushes it past year 1 or 9999
         raise RowError(f"{column}_out_of_range", f"{column} {text[:64]!r} is not a representable time") from None
+    if earliest.tzinfo is not _UTC or end.tzinfo is not _UTC:  # compare in one zone: faster
+        earliest, end = earliest.astimezone(_UTC), end.astimezone(_UTC)
     if utc < earliest:
         raise RowError(f"{column}_out_of_range", f"{column} {text[:64]!r} is before {earliest.isoformat()}")
     if utc >= end:
         raise RowError(f"{column}_out_of_range", f"{column} {text[:64]!r} is not before {end.isoformat()}")
     return utc.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
+
+
+_BOUNDS: dict[tuple[int, tuple[str, ...]], tuple[dict[str, int], tuple[int, ...]]] = {}
+
+
+def _bounds(limits: dict[str, int], names: tuple[str, ...]) -> tuple[int, ...]:
+    """Each named field's limit, in order (cached: this runs for every row)."""
+    cached = _BOUNDS.get((id(limits), names))
+    if cached is None or cached[0] is not limits:
+        cached = _BOUNDS[(id(limits), names)] = (limits, tuple(limits.get(name, sys.maxsize) for name in names))
+    return cached[1]
 
 
 def check_text_fields(values: dict[str, str], limits: dict[str, int], free_text: frozenset[str] = FREE_TEXT) -> None:
@@ -175,11 +191,12 @@ def check_text_fields(values: dict[str, str], limits: dict[str, int], free_text:
                 raise RowError(
                     "control_character", f"{name} holds U+{ord(found.group()):04X} at character {found.start() + 1}"
                 )
-    for name, value in values.items():
-        if len(value) > limits.get(name, len(value)):
+    bounds = _bounds(limits, tuple(values))
+    if any(map(operator.gt, map(len, values.values()), bounds)):  # rare: find the field
+        for (name, value), limit in zip(values.items(), bounds):
             n = len(value if name in free_text else value.strip())
-            if n > limits[name]:
-                raise RowError("field_too_long", f"{name} is {n} characters, more than {limits[name]}")
+            if n > limit:
+                raise RowError("field_too_long", f"{name} is {n} characters, more than {limit}")
 
 
 def _bool(value: str, name: str) -> bool:
@@ -207,7 +224,7 @@ def received_range(day: dt.date | None = None, outage_date: dt.date | None = Non
     """[start of the outage's day, end of the file's day) in KST (CONTRACT.md section 2), within the sane range."""
     earliest = EARLIEST if outage_date is None else max(EARLIEST, dt.datetime.combine(outage_date, dt.time(), KST))
     end = END if day is None else min(END, dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), KST))
-    return earliest, end
+    return earliest.astimezone(_UTC), end.astimezone(_UTC)
 
 
 def normalise_row(
@@ -221,7 +238,7 @@ def normalise_row(
     receipt_no = values["receipt_no"].strip()
     if not receipt_no:
         raise RowError("missing_receipt_no")
-    earliest, end = received or (EARLIEST, END)
+    earliest, end = received or _SANE
     received_at = parse_timestamp(values["received_at"], earliest=earliest, end=end)
     channel = values["channel"].strip().lower()
     if channel not in CHANNELS:

@@ -58,7 +58,7 @@ REJECTED_COLUMNS: Final = ["source_file", "line_no", "reason", "detail", "raw_ro
 REVIEW_QUEUE_CSV: Final = "review_queue.csv"
 REVIEW_QUEUE_COLUMNS: Final = [
     "claimant_key", "business_reg_no", "business_name", "loss_krw", "surviving_claims", "services",
-    "receipt_nos", "already_paid_krw", "has_bank_details", "pending_since", "proof_required",
+    "receipt_nos", "already_paid_krw", "has_bank_details", "pending_since", "proof_required", "hold",
 ]  # fmt: skip
 DECISION_ERRORS_CSV: Final = "decisions_errors.csv"
 DECISION_ERROR_COLUMNS: Final = ["line_no", "claimant_key", "reason", "detail", "raw_row"]
@@ -67,6 +67,8 @@ HOLDS_COLUMNS: Final = [
     "claimant_key", "business_reg_no", "business_name", "reason", "detail", "loss_krw", "entitlement_krw",
     "already_paid_krw", "held_on",
 ]  # fmt: skip
+OVER_CAP_CSV: Final = "over_cap.csv"
+OVER_CAP_COLUMNS: Final = ["claimant_key", "business_reg_no", "amount_krw", "cap_krw", "basis", "how_to_release"]
 SUMMARY_JSON: Final = "summary.json"
 RECONCILIATION_JSON: Final = "reconciliation.json"
 RETURN_ERRORS_CSV: Final = "returns_errors.csv"

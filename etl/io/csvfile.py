@@ -294,7 +294,10 @@ def _recover(src: _Lines, start: tuple[int, int], width: int) -> Record:
         reason = "bad_quoting"
     except UnicodeDecodeError:
         reason = "invalid_utf8"
-    return Record(line_no, _raw_text(data), None, reason)
+    raw = _raw_text(data)
+    if len(data) >= MAX_RECORD_BYTES:
+        raw += f" [record truncated at {MAX_RECORD_BYTES} bytes]"
+    return Record(line_no, raw, None, reason)
 
 
 def _header_problem(header: list[str], expected: list[str], bare_cr: bool) -> str:
@@ -390,7 +393,10 @@ def _quoted_record(src: _Lines, line_no: int, first: bytes, width: int) -> Recor
         return None
     if not _RECORD_RE.fullmatch(text):
         return None
-    fields = next(csv.reader([text], strict=True))
+    try:
+        fields = next(csv.reader([text], strict=True))
+    except csv.Error:  # only if csv.field_size_limit() was lowered elsewhere in the process
+        return None
     if len(fields) != width and len(parts) > 1:
         return None  # the general path applies the recovery rule to it
     return Record(

@@ -7,12 +7,12 @@ under its final name) and fsyncs the folder, and writes the manifest last. Files
 behind (`.NAME.*.tmp`, account numbers and all) is removed when the folder is next begun.
 
 No live formula in a CSV (OWASP, CSV injection): people open these files in a spreadsheet, and names
-and descriptions come from the inbox. A text cell whose first character is `=`, `+`, `-`, `@`, tab or
-CR is written with a single quote `'` in front, which makes it inert text (`=HYPERLINK(...)` is written
-`'=HYPERLINK(...)`). The one exception is a plain number: an optional sign, ASCII digits and an
+and descriptions come from the inbox. A cell whose text (as written) starts with `=`, `+`, `-`, `@`, tab
+or CR is written with a single quote `'` in front, which makes it inert text (`=HYPERLINK(...)` is
+written `'=HYPERLINK(...)`). The one exception is a plain number: an optional sign, ASCII digits and an
 optional ASCII decimal part (`30000`, `-5`, `+82`, `3.5`), which a spreadsheet reads as a number, not a
-formula, and which stays as it is. Integers are written as numbers. `is_live_formula` is the test,
-used by `relief verify` too; a cell written by `csv_bytes` never fails it.
+formula, and which stays as it is (so amounts stay numbers). `is_live_formula` is the test, used by
+`relief verify` too; no cell written by `csv_bytes` fails it.
 """
 
 from __future__ import annotations
@@ -44,9 +44,10 @@ def is_live_formula(cell: str) -> bool:
 
 def inert(value: object) -> object:
     """A CSV cell with any formula made inert text: a `'` before a live formula; anything else as it is."""
-    if isinstance(value, str) and is_live_formula(value):
-        return "'" + value
-    return value
+    if value is None:
+        return value
+    text = value if isinstance(value, str) else str(value)  # as the csv module will write it
+    return "'" + text if is_live_formula(text) else value
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from etl.io.sqlfiles import driver_sql, sql, statements
 
-SCHEMA_VERSION = 2  # 2: writer_lock, day_inputs, ledger_events (new tables only)
+SCHEMA_VERSION = 2  # 2: writer_lock, day_inputs, ledger_events, cap_releases (new tables only)
 _BATCH = 5000
 
 

@@ -24,6 +24,8 @@ EVENTS = {
     "decision_refused": "a council decision could not be applied (see decisions_errors.csv)",
     "hold_placed": "the fraud checks put the business on hold for the council",
     "hold_released": "the business is no longer held by the fraud checks",
+    "payment_over_cap": "a payment above the program's cap was computed and not paid: it awaits a second approval",
+    "over_cap_released": "a person gave the second approval of one payment above the cap (relief release)",
 }
 
 

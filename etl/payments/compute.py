@@ -49,6 +49,7 @@ class ComputeResult(TypedDict):
     largest_payment_krw: int
     review_pending: int
     held: int
+    over_cap: int  # payments computed above the cap and held for a second approval
     decisions_applied: int
     decision_errors: int
     bank_results: int
@@ -119,6 +120,7 @@ class Ledger:
     holds: dict[str, Hold]
     returned: dict[str, set[tuple[str, str]]]
     paid_before: dict[str, int]
+    released: set[tuple[str, int]]  # (business, amount): second approvals of payments above the cap
 
     @classmethod
     def read(cls, conn: Connection, run_date: str, holds: dict[str, Hold]) -> Ledger:
@@ -131,7 +133,9 @@ class Ledger:
         paid = {r["claimant_key"]: int(r["paid_krw"]) for r in Warehouse.rows(conn, "paid_before", run_date=run_date)}
         for r in returned_payments:
             paid[r["claimant_key"]] -= int(r["amount_krw"])
-        return cls(claims, holds, returned, paid)
+        releases = Warehouse.rows(conn, "cap_releases", run_date=run_date)
+        released = {(r["claimant_key"], int(r["amount_krw"])) for r in releases}
+        return cls(claims, holds, returned, paid, released)
 
     def state(self, key: str, decision: Decision | None, program: Program) -> BusinessState:
         hold = self.holds.get(key, (None, None))[0]
@@ -139,18 +143,19 @@ class Ledger:
         return business_state(key, self.claims.get(key, []), decision, program, hold=hold, returned_accounts=returned)
 
 
-def _apply_decisions(conn: Connection, inputs: DayInputs, ledger: Ledger, program: Program, run_date: str) -> int:
-    """Decisions apply only to a known business under review (over the threshold, or held) today."""
+def _apply_decisions(conn: Connection, inputs: DayInputs, ledger: Ledger, run_date: str) -> int:
+    """Record every decision on a known business, whatever its state today (CONTRACT.md section 2).
+
+    The latest `decided_at` per business stands whenever the business is, or later becomes, over the
+    review threshold (or held): a decision that arrives early is kept, not refused.
+    """
     applied = []
     for d in inputs.decisions:
-        if d["claimant_key"] not in ledger.claims:
+        d["refused"] = d["claimant_key"] not in ledger.claims
+        if d["refused"]:
             inputs.decision_errors.append(reject(d, "unknown_claimant"))
-        elif ledger.state(d["claimant_key"], None, program).status not in ("review_pending", "held"):
-            inputs.decision_errors.append(reject(d, "not_under_review"))
         else:
             applied.append(d)
-    for d in inputs.decisions:
-        d["refused"] = d not in applied
     Warehouse.executemany(conn, "insert_decision", ({**d, "run_date": run_date} for d in applied))
     errors = ({**e, "run_date": run_date} for e in inputs.decision_errors)
     Warehouse.executemany(conn, "insert_decision_error", errors)
@@ -170,7 +175,8 @@ def _state_row(state: BusinessState, run_date: str, paid_after: int) -> dict[str
         "status": state.status,
         "entitlement_krw": state.entitlement_krw,
         "paid_krw": paid_after,
-        "owed_krw": max(state.entitlement_krw - paid_after, 0),
+        # Owed: entitled but not payable yet. A held business is owed nothing until the council decides.
+        "owed_krw": 0 if state.status == "held" else max(state.entitlement_krw - paid_after, 0),
         "has_bank_details": int(state.bank is not None),
     }
 
@@ -180,6 +186,7 @@ class Outcome:
     states: list[dict] = field(default_factory=list)
     holds: list[dict] = field(default_factory=list)
     dues: list[PaymentDue] = field(default_factory=list)
+    over_cap: list[dict] = field(default_factory=list)  # computed above the cap, not paid: a person must release
 
 
 def _settle(conn: Connection, ledger: Ledger, program: Program, run_date: str) -> Outcome:
@@ -195,6 +202,10 @@ def _settle(conn: Connection, ledger: Ledger, program: Program, run_date: str) -
             continue  # not a small business with a loss claim: counted and reported, never paid
         paid_before = ledger.paid_before.get(key, 0)
         due = payment_due(state, paid_before)
+        if due and due.amount_krw > program.max_payment_krw and (key, due.amount_krw) not in ledger.released:
+            out.over_cap.append({"run_date": run_date, "claimant_key": key, "business_reg_no": due.business_reg_no,
+                                 "amount_krw": due.amount_krw, "cap_krw": program.max_payment_krw, "basis": due.basis})
+            due = None  # owed, not paid: `relief release` records the second approval, the next day pays it
         out.states.append(_state_row(state, run_date, paid_before + (due.amount_krw if due else 0)))
         if state.status == "held":
             reason, detail = ledger.holds[key]
@@ -241,6 +252,9 @@ def _events(
         was_held, held = previous.get(s["claimant_key"]) == "held", s["status"] == "held"
         if held != was_held:
             events.append({"event": "hold_placed" if held else "hold_released", "claimant_key": s["claimant_key"]})
+    for o in outcome.over_cap:
+        events.append({"event": "payment_over_cap", "claimant_key": o["claimant_key"], "amount_krw": o["amount_krw"],
+                       "detail": f"above the cap of {o['cap_krw']:,} KRW: awaits a second approval (relief release)"})
     for pay in payments:
         events.append({"event": "payment_computed", "claimant_key": pay["claimant_key"],
                        "payment_id": pay["payment_id"], "amount_krw": pay["amount_krw"], "detail": pay["basis"]})
@@ -259,6 +273,7 @@ def _replayed_result(wh: Warehouse, day: dt.date) -> ComputeResult:
         "largest_payment_krw": facts["largest_payment_krw"],
         "review_pending": 0,
         "held": 0,
+        "over_cap": 0,
         "decisions_applied": 0,
         "decision_errors": 0,
         "bank_results": 0,
@@ -290,11 +305,12 @@ def _compute(wh: Warehouse, inbox: Path, program: Program, day: dt.date) -> Comp
         keys |= set(holds)
         previous = {r["claimant_key"]: r["status"] for r in Warehouse.rows(conn, "previous_states", run_date=run_date)}
         ledger = Ledger.read(conn, run_date, holds)
-        applied = _apply_decisions(conn, inputs, ledger, program, run_date)
+        applied = _apply_decisions(conn, inputs, ledger, run_date)
         outcome = _settle(conn, ledger, program, run_date)
         payments = _number_payments(outcome.dues, program, day)
         Warehouse.executemany(conn, "insert_business_state", outcome.states)
         Warehouse.executemany(conn, "insert_hold", outcome.holds)
+        Warehouse.executemany(conn, "insert_over_cap", outcome.over_cap)
         Warehouse.executemany(conn, "insert_payment", payments)
         audit.append(conn, run_date, run_id, "relief compute", _events(inputs, issued, previous, outcome, payments))
         Warehouse.run(conn, "set_day_status", run_date=run_date, status="computed", updated_at=audit_now())
@@ -307,6 +323,7 @@ def _compute(wh: Warehouse, inbox: Path, program: Program, day: dt.date) -> Comp
         "largest_payment_krw": max((p["amount_krw"] for p in payments), default=0),
         "review_pending": sum(1 for s in outcome.states if s["status"] == "review_pending"),
         "held": len(outcome.holds),
+        "over_cap": len(outcome.over_cap),
         "decisions_applied": applied,
         "decision_errors": len(inputs.decision_errors),
         "bank_results": len(inputs.returns),

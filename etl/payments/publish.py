@@ -44,7 +44,7 @@ def _bool(value: Any) -> str:
     return "true" if value else "false"
 
 
-def _read_day(wh: Warehouse, day: dt.date, require_validation: bool) -> dict[str, Any]:
+def _read_day(wh: Warehouse, program: Program, day: dt.date, require_validation: bool) -> dict[str, Any]:
     """Everything the day's folders show, read in one transaction."""
     run_date = day.isoformat()
     with wh.begin() as conn:
@@ -58,7 +58,7 @@ def _read_day(wh: Warehouse, day: dt.date, require_validation: bool) -> dict[str
                 raise ValidationFailed(f"{run_date}: suite(s) {', '.join(failed)} not passed: nothing published")
         previous = Warehouse.rows(conn, "latest_day_run", as_of=(day - dt.timedelta(days=1)).isoformat())
         read: dict[str, Any] = {
-            name: Warehouse.rows(conn, query, run_date=run_date)
+            name: Warehouse.rows(conn, query, run_date=run_date, review_threshold_krw=program.review_threshold_krw)
             for name, query in (
                 ("payments", "day_payments"),
                 ("exclusions", "day_exclusions"),
@@ -67,6 +67,7 @@ def _read_day(wh: Warehouse, day: dt.date, require_validation: bool) -> dict[str
                 ("decision_errors", "day_decision_errors"),
                 ("held", "current_holds"),
                 ("return_errors", "day_return_errors"),
+                ("over_cap", "day_over_cap"),
             )
         }
         read["awaiting"] = Warehouse.rows(conn, "awaiting_bank_details", run_date=run_date)[0]
@@ -116,7 +117,7 @@ def _write_reviews(root: Path, header: dict, read: dict[str, Any]) -> None:
         (
             [q["claimant_key"], q["business_reg_no"], q["claimant_name"], q["loss_krw"], q["surviving_claims"],
              q["services"], q["receipts"], q["paid_krw"], _bool(q["has_bank_details"]), q["pending_since"],
-             PROOF_REQUIRED]
+             PROOF_REQUIRED, q["hold_reason"]]
             for q in read["queue"]
         ),
     )  # fmt: skip
@@ -136,8 +137,15 @@ def _write_reviews(root: Path, header: dict, read: dict[str, Any]) -> None:
             for h in read["held"]
         ),
     )  # fmt: skip
-    manifest = {**header, "rows": f_queue.rows, "holds": f_holds.rows}
-    outbox.finish_folder(folder, [f_queue, f_err, f_holds], manifest)
+    f_cap = outbox.write_csv(
+        folder,
+        c.OVER_CAP_CSV,
+        c.OVER_CAP_COLUMNS,
+        ([o["claimant_key"], o["business_reg_no"], o["amount_krw"], o["cap_krw"], o["basis"],
+          f"relief release {o['claimant_key']} {o['amount_krw']} --by NAME --reason TEXT"] for o in read["over_cap"]),
+    )  # fmt: skip
+    manifest = {**header, "rows": f_queue.rows, "holds": f_holds.rows, "over_cap": f_cap.rows}
+    outbox.finish_folder(folder, [f_queue, f_err, f_holds, f_cap], manifest)
 
 
 def _write_reports(root: Path, header: dict, summary: dict, read: dict[str, Any]) -> None:
@@ -192,19 +200,29 @@ def _write_payments(
     return control_sum
 
 
+def _money(part: dict[str, dict[str, int]]) -> dict[str, Any]:
+    """Issued, returned and net (issued less returned), count and KRW; `payments`/`paid_krw` are the net."""
+    issued, returned = part["issued"], part["returned"]
+    net = {"count": issued["count"] - returned["count"], "krw": issued["krw"] - returned["krw"]}
+    return {"payments": net["count"], "paid_krw": net["krw"], "issued": issued, "returned": returned, "net": net}
+
+
 def _summary(header: dict, program: Program, read: dict[str, Any]) -> dict[str, Any]:
-    day_counts = read["day_counts"]
-    day_counts["payments"] = len(read["payments"])
-    day_counts["paid_krw"] = sum(int(p["amount_krw"]) for p in read["payments"])
+    """The day's counts and the cumulative ones; money from the reconciliation, so the two always agree."""
+    rec = read["reconciliation"]
+    day_counts = {**read["day_counts"], **_money(rec["day"])}
+    cumulative = {**add_counts(read["base_counts"], read["day_counts"]), **_money(rec["cumulative"])}
     return {
         **header,
         "day": day_counts,
-        "cumulative": add_counts(read["base_counts"], day_counts),
+        "cumulative": cumulative,
         "open": {
             "review_queue": len(read["queue"]),
             "held_for_review": len({h["claimant_key"] for h in read["held"]}),
             "awaiting_bank_details": int(read["awaiting"]["businesses"]),
             "awaiting_bank_details_krw": int(read["awaiting"]["owed_krw"]),
+            "over_cap_awaiting_release": len(read["over_cap"]),
+            "over_cap_awaiting_release_krw": sum(int(o["amount_krw"]) for o in read["over_cap"]),
         },
         "reference": program.reference_claims,
     }
@@ -262,7 +280,7 @@ def publish_day(
     A published day publishes again only as it was (its recorded run id, the same bytes).
     """
     with writer(wh, f"publish {day} ({run_id})"):
-        read = _read_day(wh, day, require_validation)
+        read = _read_day(wh, program, day, require_validation)
         replay = read["status"] == "published"
         run_id = read["run_id"] if replay else run_id
         approval = require_approval(wh, day, read["payments"])

@@ -89,7 +89,30 @@ def validate_rows(name: str, rows: list[dict], columns: list[str], parameters: d
         }
         (soft if str(getattr(cfg.severity, "value", cfg.severity)) != "critical" else hard).append(entry)
     return {"suite": name, "success": not hard, "hard_failures": hard, "soft_failures": soft,
-            "result": result.describe_dict()}
+            "result": redact(result.describe_dict())}  # fmt: skip
+
+
+# Lists of offending values in a GX result: they may be account numbers, phones or business numbers.
+_VALUE_LISTS = {
+    "partial_unexpected_list", "unexpected_list", "partial_unexpected_counts", "partial_unexpected_index_list",
+    "unexpected_index_list", "unexpected_index_query", "details",
+}  # fmt: skip
+
+
+def mask_value(value: object) -> str:
+    """A sample value as it may be kept: its first character and its length, never the value."""
+    text = str(value)
+    return f"{text[:1]}…({len(text)} chars)" if len(text) > 1 else "…"
+
+
+def redact(doc: object) -> object:
+    """A GX result with counts and masked samples only: what `validation_results` may keep."""
+    if isinstance(doc, dict):
+        return {k: ([mask_value(v) for v in val][:5] if isinstance(val, list) else mask_value(val))
+                if k in _VALUE_LISTS else redact(val) for k, val in doc.items()}  # fmt: skip
+    if isinstance(doc, list):
+        return [redact(v) for v in doc]
+    return doc
 
 
 def _published_summary(wh: Warehouse, day: dt.date, suite: str) -> dict | None:
@@ -148,6 +171,12 @@ def validate_day_claims(wh: Warehouse, program: Program, day: dt.date) -> dict:
     return _summary(outcome)
 
 
+def released_amounts(wh: Warehouse, day: dt.date) -> list[int]:
+    """The above-cap amounts released for the businesses the day touched."""
+    with wh.begin() as conn:
+        return [int(r["amount_krw"]) for r in Warehouse.rows(conn, "cap_releases", run_date=day.isoformat())]
+
+
 def validate_day_payments(wh: Warehouse, program: Program, day: dt.date) -> dict:
     """The payments_batch suite over the day's computed payment batch."""
     if (published := _published_summary(wh, day, "payments_batch")) is not None:
@@ -161,7 +190,8 @@ def validate_day_payments(wh: Warehouse, program: Program, day: dt.date) -> dict
             "payment_id_regex": contract.payment_id_pattern(program, f"{day:%Y%m%d}"),
             "basis_codes": list(contract.basis_codes(program)),
             "payment_columns": list(contract.PAYMENT_COLUMNS),
-            "max_payment_krw": program.max_payment_krw,
+            # A payment above the cap is in a batch only with a person's second approval (relief release).
+            "max_payment_krw": max([program.max_payment_krw, *released_amounts(wh, day)]),
             "max_tier_krw": max(t.support_krw for t in program.tiers),
         },
     )

@@ -1,15 +1,17 @@
--- Businesses over the review threshold still awaiting the council's decision as of :run_date.
+-- Businesses over the review threshold still awaiting the council's decision as of :run_date, those
+-- held by the fraud checks included (with their hold).
 with review_keys as (
     select distinct claimant_key
     from business_state
-    where status = 'review_pending' and run_date <= :run_date
+    where run_date <= :run_date
+      and (status = 'review_pending' or (status = 'held' and loss_krw > :review_threshold_krw))
 ),
 
 latest_state as (
     select
         s.*,
         row_number() over (partition by s.claimant_key order by s.run_date desc) as state_rank,
-        min(case when s.status = 'review_pending' then s.run_date end)
+        min(case when s.status in ('review_pending', 'held') then s.run_date end)
             over (partition by s.claimant_key) as pending_since
     from business_state as s
     inner join review_keys as k on k.claimant_key = s.claimant_key
@@ -17,8 +19,10 @@ latest_state as (
 )
 
 select
-    claimant_key, business_reg_no, claimant_name, loss_krw, surviving_claims, services, receipts,
-    paid_krw, has_bank_details, pending_since
-from latest_state
-where state_rank = 1 and status = 'review_pending'
-order by pending_since, claimant_key
+    s.claimant_key, s.business_reg_no, s.claimant_name, s.loss_krw, s.surviving_claims, s.services, s.receipts,
+    s.paid_krw, s.has_bank_details, s.pending_since, h.reason as hold_reason
+from latest_state as s
+left join holds as h on h.claimant_key = s.claimant_key and h.run_date = s.run_date
+where s.state_rank = 1
+  and (s.status = 'review_pending' or (s.status = 'held' and s.loss_krw > :review_threshold_krw))
+order by s.pending_since, s.claimant_key

@@ -216,3 +216,25 @@ create table if not exists ledger_events (
     detail text
 );
 create index if not exists ledger_events_by_claimant on ledger_events (claimant_key, event_no);
+
+-- Second approvals of payments above the program's cap (cash.max_payment_krw): a person releases
+-- exactly one amount for one business; the next computed day pays it.
+create table if not exists cap_releases (
+    claimant_key text not null,
+    amount_krw bigint not null,
+    released_by text not null,
+    reason text not null,
+    released_at text not null,
+    primary key (claimant_key, amount_krw)
+);
+
+-- Payments a day computed above the cap and did not pay: each waits for a person's second approval.
+create table if not exists over_cap (
+    run_date text not null,
+    claimant_key text not null,
+    business_reg_no text not null,
+    amount_krw bigint not null,
+    cap_krw bigint not null,
+    basis text not null,
+    primary key (run_date, claimant_key)
+);

@@ -9,13 +9,13 @@ returns it; the business sends new bank details; it is paid again; the reconcili
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from etl.core.config import DEFAULT_PROGRAM_FILE
 from tests.builders import claim, make_brn
 from tests.dags.conftest import AirflowHome
 
@@ -26,14 +26,9 @@ SMALL = make_brn(902)  # loss 100,000: the 30,000 tier
 
 
 @pytest.fixture
-def manual_approval(tmp_path, program) -> Path:
-    text = Path(program.path).read_text(encoding="utf-8").replace(
-        "auto_approve_payments = true", "auto_approve_payments = false"
-    )
-    path = tmp_path / "manual_program.toml"
-    path.write_text(text, encoding="utf-8")
-    shutil.copy(program.services_path, tmp_path / program.services_path.name)
-    return path
+def manual_approval() -> Path:
+    """The 1015 program as shipped: automatic approval off (the tests' demo overlay switches it on)."""
+    return DEFAULT_PROGRAM_FILE
 
 
 def run_with_approvals(af: AirflowHome, first: str, last: str, approvals: int):

@@ -1,16 +1,75 @@
-import shutil
+import hashlib
 
 import pytest
 
-from etl.core.config import ConfigError, load_program
+from etl.core.config import DEFAULT_PROGRAM_FILE, ConfigError, load_program
+from tests.conftest import copy_program
+
+BASE = """\
+[program]
+code = "base"
+payment_prefix = "P1"
+timezone = "Asia/Seoul"
+outage_date = 2022-10-15
+services_file = "services.csv"
+
+[intake]
+first_day = 2022-10-16
+last_day = 2022-10-18
+
+[cash]
+review_threshold_krw = 500000
+tiers = [
+  { max_loss_krw = 300000, support_krw = 30000, basis = "tier_30000" },
+  { max_loss_krw = 500000, support_krw = 50000, basis = "tier_50000" },
+]
+max_payment_krw = 10000000
+max_businesses_per_account = 3
+
+[debtor]
+name = "Fund"
+account = "1005904417766"
+bank_code = "020"
+
+[approval]
+auto_approve_payments = false
+approvers = ["admin", "kim.finance"]
+
+[rollout]
+date = 2023-01-05
+eligible_joined_on_or_before = 2022-10-15
+talk_drawer_cap = 3
+kakaotalk_users = 10
+
+[[rollout.items]]
+code = "emoticon"
+kind = "emoticon"
+name = "Emoticon"
+unit_value_krw = 2500
+valid_from = 2023-01-05
+valid_to = ""
+
+[[rollout.bundles]]
+code = "relief_base"
+items = ["emoticon"]
+
+[[rollout.bundles]]
+code = "relief_base_td"
+items = ["emoticon"]
+"""
 
 
-def copy_program(tmp_path, program, edit):
-    text = open(program.path, encoding="utf-8").read()
-    path = tmp_path / "program.toml"
-    path.write_text(edit(text), encoding="utf-8")
-    shutil.copy(program.services_path, tmp_path / program.services_path.name)
-    return path
+def write(folder, files: dict[str, str]):
+    (folder / "services.csv").write_text("service_code\n", encoding="utf-8")
+    for name, text in files.items():
+        (folder / name).write_text(text, encoding="utf-8")
+    return folder / next(iter(files))
+
+
+def problems(path) -> list[str]:
+    with pytest.raises(ConfigError) as caught:
+        load_program(path)
+    return str(caught.value).splitlines()[1:]
 
 
 def test_the_1015_program_loads_with_its_rules(program):
@@ -45,3 +104,166 @@ def test_a_tier_change_is_a_config_change(tmp_path, program):
 def test_bad_configs_fail_at_load_with_a_clear_error(tmp_path, program, edit, message):
     with pytest.raises(ConfigError, match=message):
         load_program(copy_program(tmp_path, program, edit))
+
+
+# Fail closed: approval is never implied ------------------------------------------------------------------
+
+
+def test_the_shipped_program_requires_a_person_to_approve():
+    shipped = load_program(DEFAULT_PROGRAM_FILE)
+    assert shipped.auto_approve_payments is False
+    assert shipped.approvers == ("admin",)
+    assert shipped.reason_required_on_reject is True
+
+
+def test_the_demo_overlay_auto_approves_and_names_its_policy(program):
+    shipped = load_program(DEFAULT_PROGRAM_FILE)
+    assert program.path.endswith("kakao_1015_demo.toml")
+    assert program.auto_approve_payments is True and program.approvers == ()
+    assert program.sha256 != shipped.sha256
+    assert program.tiers == shipped.tiers and program.items == shipped.items  # everything else is the base's
+
+
+def test_a_missing_approval_section_is_an_error(tmp_path):
+    text = BASE.replace('[approval]\nauto_approve_payments = false\napprovers = ["admin", "kim.finance"]\n', "")
+    assert "approval" not in text
+    assert problems(write(tmp_path, {"p.toml": text})) == ["  approval is missing"]
+
+
+def test_a_missing_auto_approve_key_is_an_error_not_an_implied_true(tmp_path):
+    path = write(tmp_path, {"p.toml": BASE.replace("auto_approve_payments = false", "")})
+    assert problems(path) == ["  approval.auto_approve_payments is missing"]
+
+
+def test_a_misspelled_approval_section_names_the_unknown_and_the_missing_one(tmp_path):
+    path = write(tmp_path, {"p.toml": BASE.replace("[approval]", "[aproval]")})
+    found = problems(path)
+    assert "  approval is missing" in found
+    assert "  aproval: unknown section (did you mean approval?)" in found
+    assert len(found) == 2
+
+
+def test_manual_approval_needs_approvers(tmp_path):
+    path = write(tmp_path, {"p.toml": BASE.replace('approvers = ["admin", "kim.finance"]', "approvers = []")})
+    assert problems(path) == ["  approval.approvers must name an Airflow user when auto_approve_payments is false"]
+
+
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (lambda t: t.replace("bank_code =", "colour = 1\nbank_code ="), "debtor.colour: unknown key"),
+        (
+            lambda t: t.replace('basis = "tier_30000"', 'basis = "tier_30000", bassis = "x"'),
+            "cash.tiers[0].bassis: unknown key (did you mean basis?)",
+        ),
+        (lambda t: t.replace("Asia/Seoul", "Asia/Soul"), "program.timezone must be an IANA time zone"),
+        (lambda t: t.replace("Asia/Seoul", "Mars/Olympus_Mons"), "program.timezone must be an IANA time zone"),
+        (lambda t: t.replace("support_krw = 30000", "support_krw = true"), "cash.tiers[0].support_krw must be int"),
+        (
+            lambda t: t.replace("auto_approve_payments = false", 'auto_approve_payments = "false"'),
+            "approval.auto_approve_payments must be bool",
+        ),
+        (
+            lambda t: t.replace("outage_date = 2022-10-15", 'outage_date = "2022-10-15"'),
+            "program.outage_date must be a date",
+        ),
+        (
+            lambda t: t.replace("outage_date = 2022-10-15", "outage_date = 2022-10-15T00:00:00"),
+            "program.outage_date must be a date",
+        ),
+        (
+            lambda t: t.replace('payment_prefix = "P1"', 'payment_prefix = "P-1"'),
+            "program.payment_prefix must be alphanumeric",
+        ),
+        (lambda t: t.replace('"services.csv"', '"nowhere.csv"'), "program.services_file names"),
+        (lambda t: t.replace("talk_drawer_cap = 3", "talk_drawer_cap = 0"), "rollout.talk_drawer_cap must be > 0"),
+    ],
+)
+def test_a_bad_value_is_named_by_its_dotted_path(tmp_path, edit, message):
+    (line,) = problems(write(tmp_path, {"p.toml": edit(BASE)}))
+    assert line.startswith(f"  {message}"), line
+
+
+def test_every_problem_is_reported_at_once(tmp_path):
+    text = (
+        BASE.replace("support_krw = 30000", 'support_krw = "30000"')
+        .replace("Asia/Seoul", "Asia/Soul")
+        .replace("last_day = 2022-10-18", "last_day = 2022-10-01")
+        .replace("[approval]", "[aproval]")
+        .replace("review_threshold_krw = 500000", "review_threshold_krw = 400000\ncurrency = 'KRW'")
+    )
+    found = problems(write(tmp_path, {"p.toml": text}))
+    assert found == [
+        "  program.timezone must be an IANA time zone such as Asia/Seoul, got 'Asia/Soul'",
+        "  intake.last_day (2022-10-01) is before intake.first_day (2022-10-16)",
+        "  cash.tiers[0].support_krw must be int, got '30000'",
+        "  cash.currency: unknown key (known: review_threshold_krw, tiers, max_payment_krw,"
+        " max_businesses_per_account)",
+        "  approval is missing",
+        "  aproval: unknown section (did you mean approval?)",
+    ]
+
+
+def test_cross_field_rules_of_one_table_are_reported_together(tmp_path):
+    text = BASE.replace("support_krw = 50000", "support_krw = 20000").replace(
+        "review_threshold_krw = 500000", "review_threshold_krw = 400000"
+    )
+    found = problems(write(tmp_path, {"p.toml": text}))
+    assert [line.split(" ", 3)[2:3] for line in found] == [["cash.tiers[1]"], ["cash.review_threshold_krw"]]
+    assert "must rise" in found[0] and "must equal" in found[1]
+
+
+# extends: a small include ----------------------------------------------------------------------------------
+
+
+def test_an_overlay_deep_merges_over_its_base_and_its_hash_covers_both(tmp_path):
+    overlay = (
+        'extends = "base.toml"\n[approval]\nauto_approve_payments = true\napprovers = []\n[cash]\nmax_payment_krw = 5\n'
+    )
+    path = write(tmp_path, {"overlay.toml": overlay, "base.toml": BASE})
+    merged, base = load_program(path), load_program(tmp_path / "base.toml")
+    assert merged.auto_approve_payments is True and merged.approvers == ()
+    assert merged.reason_required_on_reject is True  # the default, as in the base
+    assert merged.max_payment_krw == 5 and merged.max_businesses_per_account == 3  # one key of [cash] replaced
+    assert merged.tiers == base.tiers and merged.items == base.items
+    assert merged.path == str(path)
+    assert merged.services_path == tmp_path / "services.csv"
+    assert merged.sha256 == hashlib.sha256(BASE.encode() + overlay.encode()).hexdigest() != base.sha256
+
+
+def test_an_overlay_in_another_folder_finds_the_base_services_file_next_to_the_base(tmp_path):
+    (tmp_path / "base").mkdir()
+    write(tmp_path / "base", {"kakao.toml": BASE})
+    (tmp_path / "demo.toml").write_text('extends = "base/kakao.toml"\n', encoding="utf-8")
+    assert load_program(tmp_path / "demo.toml").services_path == tmp_path / "base" / "services.csv"
+
+
+def test_an_overlay_error_names_both_files_and_the_merged_path(tmp_path):
+    path = write(tmp_path, {"overlay.toml": 'extends = "base.toml"\n[approval]\naproved = true\n', "base.toml": BASE})
+    with pytest.raises(
+        ConfigError, match=r"overlay.toml extends .*base.toml has 1 problem:\n  approval.aproved: unknown"
+    ):
+        load_program(path)
+
+
+def test_a_missing_base_is_a_clear_error(tmp_path):
+    path = write(tmp_path, {"overlay.toml": 'extends = "nowhere.toml"\n'})
+    with pytest.raises(ConfigError, match=r"overlay.toml extends 'nowhere.toml': cannot read program config .*nowhere"):
+        load_program(path)
+
+
+@pytest.mark.parametrize(
+    "files",
+    [
+        {"a.toml": 'extends = "a.toml"\n'},
+        {"a.toml": 'extends = "b.toml"\n', "b.toml": 'extends = "a.toml"\n'},
+    ],
+)
+def test_an_extends_cycle_is_a_clear_error(tmp_path, files):
+    with pytest.raises(ConfigError, match=r"extends makes a cycle: a.toml -> .*a.toml"):
+        load_program(write(tmp_path, files))
+
+
+def test_extends_must_name_a_file(tmp_path):
+    with pytest.raises(ConfigError, match="extends must be a file name"):
+        load_program(write(tmp_path, {"a.toml": "extends = 1\n"}))

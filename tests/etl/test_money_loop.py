@@ -5,25 +5,21 @@ from __future__ import annotations
 import csv
 import io
 import json
-import shutil
 
 import pytest
 
 from etl.payments.approval import AwaitingApproval, record_decision
-from etl.core.config import load_program
+from etl.core.config import DEFAULT_PROGRAM_FILE, load_program
 from tests.builders import claim, make_brn
 
 BIZ = make_brn(11)
 
 
 @pytest.fixture
-def manual_program(tmp_path, program):
-    """The 1015 program with automatic approval switched off (a person approves each batch)."""
-    text = open(program.path, encoding="utf-8").read().replace("auto_approve_payments = true", "auto_approve_payments = false")
-    path = tmp_path / "manual.toml"
-    path.write_text(text, encoding="utf-8")
-    shutil.copy(program.services_path, tmp_path / program.services_path.name)
-    return load_program(path)
+def manual_program():
+    """The 1015 program as shipped: automatic approval off (a person approves each batch); the demo overlay
+    the other tests use differs from it only in its [approval] table."""
+    return load_program(DEFAULT_PROGRAM_FILE)
 
 
 def returns_csv(rows: list[tuple[str, str, str]]) -> bytes:

@@ -182,7 +182,9 @@ def test_over_the_threshold_goes_to_review_and_pays_what_the_council_approved(ws
     ]
     assert ws.csv_rows("reviews", "2022-10-17", "review_queue.csv") == []
     errors = ws.csv_rows("reviews", "2022-10-17", "decisions_errors.csv")
-    assert sorted(e["reason"] for e in errors) == ["bad_amount", "not_under_review", "unknown_claimant"]
+    # A decision on a business under the threshold is recorded, not refused (issue 10): it stands only
+    # if the business later rises over the threshold.
+    assert sorted(e["reason"] for e in errors) == ["bad_amount", "unknown_claimant"]
 
 
 def test_a_day_cannot_run_before_an_earlier_delivered_day(ws, program):
@@ -236,26 +238,61 @@ def test_outbox_files_are_complete_and_not_world_readable(ws, program):
 
 
 def test_a_failed_hard_check_stops_publishing_and_keeps_the_results(ws, program):
-    """A council approval above the single-payment cap fails the payments suite: nothing is published."""
-    ws.deliver("2022-10-16", [claim(receipt_no="R1", claimed_loss_krw=90_000_000)])
-    ws.run(program, "2022-10-16", validate=True)
-    ws.deliver("2022-10-17", [])
-    ws.deliver_decisions("2022-10-17", [
-        {"claimant_key": BIZ, "decision": "approved", "approved_amount_krw": str(program.max_payment_krw + 1),
-         "decided_by": "council", "decided_at": "2022-10-17T10:00:00+09:00"},
-    ])
+    """A batch the payments suite refuses (here a basis no rule gives) publishes nothing; results are kept."""
+    from etl.claims.stage import stage_day
+    from etl.payments.compute import compute_day
+    from etl.quality.validate import validate_day_claims, validate_day_payments
+
+    ws.deliver("2022-10-16", [claim(receipt_no="R1")])
+    day = dt.date(2022, 10, 16)
+    stage_day(ws.wh, ws.settings.inbox, program, day, "r1")
+    validate_day_claims(ws.wh, program, day)
+    compute_day(ws.wh, ws.settings.inbox, program, day)
+    with ws.wh.begin() as conn:
+        conn.exec_driver_sql("update payments set basis = 'tier_99999'")
     with pytest.raises(ValidationFailed, match="payments_batch"):
-        ws.run(program, "2022-10-17", validate=True)
-    assert not (ws.settings.outbox / "payments" / "2022-10-17").exists()
+        validate_day_payments(ws.wh, program, day)
+    assert not (ws.settings.outbox / "payments" / "2022-10-16").exists()
     from etl.io.warehouse import Warehouse
 
     with Warehouse(ws.settings.db_url).begin() as conn:
-        results = Warehouse.rows(conn, "validation_results", run_date="2022-10-17")
+        results = Warehouse.rows(conn, "validation_results", run_date="2022-10-16")
     assert {(r["suite"], r["success"]) for r in results} == {("claims_staged", 1), ("payments_batch", 0)}
     # The next day cannot run past an unpublished day.
-    ws.deliver("2022-10-18", [])
+    ws.deliver("2022-10-17", [])
     with pytest.raises(OutOfOrderRun):
-        ws.run(program, "2022-10-18", validate=True)
+        ws.run(program, "2022-10-17", validate=True)
+
+
+def test_an_approval_above_the_cap_is_held_until_a_person_releases_it(ws, program, capsys):
+    """Issue 10: the day goes on without it; over_cap.csv names the business, amount and cap; a release pays it."""
+    from etl.cli import main
+
+    ws.deliver("2022-10-16", [claim(receipt_no="R1", claimed_loss_krw=90_000_000),
+                              claim(receipt_no="R2", business_reg_no=OTHER)])
+    ws.run(program, "2022-10-16", validate=True)
+    over = program.max_payment_krw + 1
+    ws.deliver("2022-10-17", [])
+    ws.deliver_decisions("2022-10-17", [
+        {"claimant_key": BIZ, "decision": "approved", "approved_amount_krw": str(over),
+         "decided_by": "council", "decided_at": "2022-10-17T10:00:00+09:00"},
+    ])
+    ws.run(program, "2022-10-17", validate=True)
+    assert ws.payments("2022-10-17") == []
+    held = ws.csv_rows("reviews", "2022-10-17", "over_cap.csv")
+    assert [(h["claimant_key"], h["amount_krw"], h["cap_krw"]) for h in held] == [
+        (BIZ, str(over), str(program.max_payment_krw))]
+    assert ws.summary("2022-10-17")["open"]["over_cap_awaiting_release_krw"] == over
+    io = ["--db", ws.settings.db_url, "--inbox", str(ws.settings.inbox), "--outbox", str(ws.settings.outbox)]
+    assert main(["release", BIZ, "5", "--by", "kim.finance", "--reason", "council minutes 7", *io]) == 1
+    assert main(["release", BIZ, str(over), "--by", "kim.finance", "--reason", "council minutes 7", *io]) == 0
+    ws.deliver("2022-10-18", [])
+    ws.run(program, "2022-10-18", validate=True)
+    assert [(p["claimant_key"], p["amount_krw"], p["basis"]) for p in ws.payments("2022-10-18")] == [
+        (BIZ, str(over), "review_approved")]
+    capsys.readouterr()
+    main(["explain", BIZ, *io])
+    assert "over_cap_released" in capsys.readouterr().out
 
 
 def test_the_run_date_comes_from_the_logical_date_in_kst():

@@ -10,6 +10,7 @@ import os
 import stat
 import subprocess
 import sys
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -62,6 +63,13 @@ def test_number_like_formulas_are_live(cell):
 def test_numbers_stay_numbers():
     data, _ = csv_bytes(["amount_krw", "n", "none"], [[30000, -5, None]])
     assert data.split(b"\r\n")[1] == b"30000,-5,"
+
+
+def test_no_cell_csv_bytes_writes_is_a_live_formula():
+    values = [None, -5, 30000, 1.5, -1e-05, Decimal("-1E+3"), True, "=x", "-", "+82 10 1234 5678", "\t", "@"]
+    [header, row] = _read(csv_bytes([f"c{i}" for i in range(len(values))], [values])[0])
+    assert not any(is_live_formula(cell) for cell in header + row)
+    assert row[:5] == ["", "-5", "30000", "1.5", "'-1e-05"]
 
 
 def test_every_payment_column_is_neutralised(tmp_path):

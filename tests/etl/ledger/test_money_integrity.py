@@ -8,7 +8,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-import shutil
 
 import pytest
 
@@ -18,6 +17,7 @@ from etl.io.lock import WarehouseBusy, writer
 from etl.io.warehouse import Warehouse
 from etl.ledger.days import PublishedDayChanged
 from tests.builders import claim, make_brn
+from tests.conftest import copy_program
 
 BIZ = make_brn(21)
 
@@ -155,10 +155,8 @@ def test_a_changed_program_config_cannot_republish_a_day(ws, program, tmp_path):
     ws.deliver("2022-10-16", [claim(receipt_no="R1", business_reg_no=BIZ)])
     ws.run(program, "2022-10-16")
     first = ws.payments("2022-10-16")
-    text = open(program.path, encoding="utf-8").read().replace("support_krw = 30000", "support_krw = 35000")
-    (tmp_path / "changed.toml").write_text(text, encoding="utf-8")
-    shutil.copy(program.services_path, tmp_path / program.services_path.name)
-    changed = load_program(tmp_path / "changed.toml")
+    path = copy_program(tmp_path, program, lambda t: t.replace("support_krw = 30000", "support_krw = 35000"))
+    changed = load_program(path)
     with pytest.raises(PublishedDayChanged, match="config"):
         ws.run(changed, "2022-10-16")
     assert ws.payments("2022-10-16") == first

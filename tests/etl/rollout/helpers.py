@@ -8,7 +8,7 @@ import json
 import shutil
 from pathlib import Path
 
-from etl.core.config import load_program
+from etl.core.config import DEFAULT_PROGRAM_FILE, load_program
 from etl.core.settings import Settings
 
 DAY = "2023-01-05"
@@ -18,7 +18,7 @@ HEADER = "user_id,status,joined_at,talk_drawer_optin_at\n"
 
 def program_with_cap(tmp_path: Path, program, cap: int):
     """A copy of the 1015 program (and its services file) with the Talk Drawer cap lowered."""
-    text = Path(program.path).read_text(encoding="utf-8")
+    text = DEFAULT_PROGRAM_FILE.read_text(encoding="utf-8")  # the rules; the tests' demo overlay only sets [approval]
     assert "talk_drawer_cap = 3000000" in text
     folder = tmp_path / "program"
     folder.mkdir()

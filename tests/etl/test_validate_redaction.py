@@ -1,0 +1,40 @@
+"""Validation results keep counts and masked samples only: no account number reaches validation_results."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pytest
+
+from etl.quality.validate import redact
+from tests.builders import claim
+
+
+def test_a_failed_expectation_keeps_counts_and_masked_samples(ws, program):
+    from etl.claims.stage import stage_day
+    from etl.core.errors import ValidationFailed
+    from etl.quality.validate import validate_day_claims
+
+    ws.deliver("2022-10-16", [claim(receipt_no=f"R{i}") for i in range(3)])
+    day = dt.date(2022, 10, 16)
+    stage_day(ws.wh, ws.settings.inbox, program, day, "r1")
+    with ws.wh.begin() as conn:  # an account number the suite refuses (letters), as if intake had let it through
+        conn.exec_driver_sql("update deliveries set account_no = 'X110432118290'")
+    with pytest.raises(ValidationFailed):
+        validate_day_claims(ws.wh, program, day)
+    with ws.wh.begin() as conn:
+        stored = conn.exec_driver_sql("select result_json, hard_failures from validation_results").fetchall()
+    assert stored and stored[0][1] >= 1
+    assert "110432118290" not in stored[0][0]
+    assert '"unexpected_count": 3' in stored[0][0]
+
+
+def test_redact_masks_every_list_of_offending_values():
+    doc = {"results": [{"result": {"unexpected_count": 2, "element_count": 9,
+                                   "partial_unexpected_list": ["110432118290", "01012345678"],
+                                   "partial_unexpected_counts": [{"value": "1234567891", "count": 1}]}}]}
+    out = json.dumps(redact(doc))
+    for secret in ("110432118290", "01012345678", "1234567891"):
+        assert secret not in out
+    assert '"unexpected_count": 2' in out and '"element_count": 9' in out
