@@ -50,6 +50,10 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--day", type=_date, help="as of this day (default: the latest day run)")
     rep.add_argument("--json", action="store_true", help="print the summary as JSON")
 
+    close = sub.add_parser("close", parents=[common], help="write the closing report and stop all payment")
+    close.add_argument("day", type=_date, help="the close date (default: the program config's close_date)", nargs="?")
+    close.add_argument("--by", required=True, help="who closes the program (recorded)")
+
     rel = sub.add_parser("release", parents=[common], help="second approval of one payment above the cap")
     rel.add_argument("key", help="the business (claimant key) of reviews/DAY/over_cap.csv")
     rel.add_argument("amount", type=int, help="the exact amount held, in KRW")
@@ -116,6 +120,16 @@ def _dispatch(args, program, settings) -> int:
         from etl.rollout import run_rollout
 
         print(json.dumps(run_rollout(settings, program, args.day, shard_size=args.shard_size), ensure_ascii=False))
+        return 0
+    if args.command == "close":
+        from etl.io.warehouse import Warehouse
+        from etl.reports.closing import close_program
+
+        day = args.day or getattr(program, "close_date", None)
+        if day is None:
+            raise SystemExit("relief: give the close date")
+        done = close_program(Warehouse(settings.db_url), settings.outbox, program, day, args.by)
+        print(json.dumps(done, ensure_ascii=False))
         return 0
     if args.command == "release":
         from etl.io.warehouse import Warehouse

@@ -17,6 +17,7 @@ from etl.core.clock import audit_now
 from etl.core.config import Program
 from etl.core.settings import Settings
 from etl.io.warehouse import Warehouse
+from etl.ledger import days
 from etl.payments.approval import approve_automatically, record_decision
 from etl.payments.compute import compute_day
 from etl.payments.publish import publish_day
@@ -38,6 +39,10 @@ def run_day(
     auto-approval switch; otherwise the day stops computed, awaiting approval (AwaitingApproval).
     """
     wh = Warehouse(settings.db_url)
+    days.check_life(settings.inbox, program, day)
+    if not program.in_window(day) and not days.has_inputs(settings.inbox, day) and not days.is_published(wh, day):
+        # A settlement day that received no file: nothing to do, and it blocks no later day.
+        return {"run_date": day.isoformat(), "skipped": "no decisions or returns file for this day"}
     run_id = run_id or f"cli__{audit_now()}"
     timings: dict[str, float] = {}
 

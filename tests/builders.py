@@ -23,7 +23,7 @@ def claim(**overrides) -> dict:
     """A valid small-business claim row (strings, as in the inbox) with overrides."""
     row = {
         "receipt_no": "R1",
-        "received_at": "2022-10-16T10:00:00+09:00",
+        "received_at": "2022-10-15T10:00:00+09:00",
         "channel": "web",
         "claimant_type": "small_business",
         "claimant_name": "행복분식",

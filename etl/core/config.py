@@ -66,6 +66,7 @@ class Program:
     outage_date: dt.date
     intake_first_day: dt.date
     intake_last_day: dt.date
+    close_date: dt.date  # the end of the settlement period: after it no day computes or pays
     review_threshold_krw: int
     tiers: tuple[Tier, ...]
     max_payment_krw: int
@@ -89,6 +90,10 @@ class Program:
         """Every day of the intake window, in order."""
         n = (self.intake_last_day - self.intake_first_day).days + 1
         return [self.intake_first_day + dt.timedelta(days=i) for i in range(n)]
+
+    def in_window(self, day: dt.date) -> bool:
+        """Whether claims files come for this day (the intake window)."""
+        return self.intake_first_day <= day <= self.intake_last_day
 
     def tier_for(self, loss_krw: int) -> Tier | None:
         """The tier a loss falls in, or None when it needs the council (or is not a loss)."""
@@ -129,6 +134,7 @@ def load_program(path: str | os.PathLike | None = None) -> Program:
         outage_date=prog.outage_date,
         intake_first_day=doc.intake.first_day,
         intake_last_day=doc.intake.last_day,
+        close_date=doc.settlement.close_date,
         review_threshold_krw=cash.review_threshold_krw,
         tiers=tuple(Tier(t.max_loss_krw, t.support_krw, t.basis) for t in cash.tiers),
         max_payment_krw=cash.max_payment_krw,
@@ -330,6 +336,9 @@ def _schema() -> Any:
                 raise _Problems([("last_day", f"({self.last_day}) is before intake.first_day ({self.first_day})")])
             return self
 
+    class Settlement(Table):
+        close_date: dt.date
+
     class TierTable(Table):
         max_loss_krw: PositiveInt
         support_krw: PositiveInt
@@ -454,10 +463,24 @@ def _schema() -> Any:
     class Document(Table):
         program: ProgramTable
         intake: Intake
+        settlement: Settlement
         cash: Cash
         debtor: Debtor
         approval: Approval
         rollout: Rollout
         reference: Reference = Field(default_factory=Reference)
+
+        @model_validator(mode="after")
+        def _life(self) -> Document:
+            """The program's life in order: outage, intake window, settlement period up to the close."""
+            problems = []
+            if self.intake.first_day < self.program.outage_date:
+                problems.append(("intake.first_day", f"({self.intake.first_day}) is before program.outage_date"))
+            if self.settlement.close_date <= self.intake.last_day:
+                close = self.settlement.close_date
+                problems.append(("settlement.close_date", f"({close}) must be after intake.last_day"))
+            if problems:
+                raise _Problems(problems)
+            return self
 
     return Document

@@ -19,10 +19,14 @@ from sqlalchemy.engine import Connection
 
 from etl.core.config import Program
 from etl.core.contract import INBOX_KINDS, inbox_file_name
-from etl.core.errors import OutOfOrderRun, ReliefError
+from etl.core.errors import InboxFileError, OutOfOrderRun, ReliefError
 from etl.io.warehouse import Warehouse
 
 ABSENT = "absent"  # the hash recorded for an optional file that was not delivered
+
+
+class ProgramClosed(ReliefError):
+    """The program is closed: no day computes or pays any more."""
 
 
 class PublishedDayChanged(ReliefError):
@@ -79,11 +83,66 @@ def check_order(wh: Warehouse, inbox: Path, program: Program, day: dt.date) -> N
                 f"cannot run {run_date}: the intake day {earlier} is not published ({path.name} {why})."
                 f" Days run in order: publish {earlier} first (relief run-day {earlier}, or its claims_daily run)."
             )
+    _check_settlement_days_before(inbox, program, day, runs)
     if not this and latest and latest[0]["run_date"] > run_date:
         raise OutOfOrderRun(
             f"cannot run {run_date} for the first time: a later day ({latest[0]['run_date']}) is already published,"
             " and a published day is final. Deliver these claims with a later day instead."
         )
+
+
+def has_inputs(inbox: Path, day: dt.date) -> bool:
+    """Whether any inbox file (claims, decisions, returns) came for the day."""
+    return any((inbox / inbox_file_name(kind, day)).exists() for kind in INBOX_KINDS)
+
+
+def _check_settlement_days_before(inbox: Path, program: Program, day: dt.date, runs: dict[str, str]) -> None:
+    """After the window, a day that received files must be published before any later day runs.
+
+    A settlement day without files is simply skipped: it blocks nothing.
+    """
+    earlier = program.intake_last_day + dt.timedelta(days=1)
+    while earlier < day:
+        if runs.get(earlier.isoformat()) != "published" and has_inputs(inbox, earlier):
+            raise OutOfOrderRun(
+                f"cannot run {day}: {earlier} received inbox files but is not published. Days run in order:"
+                f" publish {earlier} first (relief run-day {earlier}, or its claims_daily run)."
+            )
+        earlier += dt.timedelta(days=1)
+
+
+def check_life(inbox: Path, program: Program, day: dt.date) -> None:
+    """A day runs only within the program's life; claims files come only for the intake window."""
+    claims = inbox / inbox_file_name("claims", day)
+    window = f"{program.intake_first_day}..{program.intake_last_day}"
+    if not program.intake_first_day <= day <= program.close_date:
+        raise ReliefError(
+            f"{day} is outside the program's life ({program.intake_first_day}..{program.close_date}): nothing to run"
+        )
+    if not program.in_window(day) and claims.exists():
+        raise InboxFileError(
+            f"{claims.name} is for a day outside the intake window ({window}): refused, not read. Claims after the"
+            " window are not part of this program; ask the intake team to withdraw the file."
+        )
+
+
+def admit(wh: Warehouse, inbox: Path, program: Program, day: dt.date) -> bool:
+    """May this day run? True when it is a rerun of a published day on the same inputs (a replay).
+
+    Otherwise the program must be open and the day in order; each refusal raises with its reason.
+    """
+    if replaying(wh, inbox, program, day):
+        return True
+    with wh.begin() as conn:
+        closed = Warehouse.rows(conn, "program_close", program=program.code)
+    check_life(inbox, program, day)
+    if closed:
+        raise ProgramClosed(
+            f"cannot run {day}: the program {program.code} was closed on {closed[0]['closed_on']} by"
+            f" {closed[0]['closed_by']}; no day computes or pays after the close"
+        )
+    check_order(wh, inbox, program, day)
+    return False
 
 
 def replaying(wh: Warehouse, inbox: Path, program: Program, day: dt.date) -> bool:

@@ -284,7 +284,7 @@ def _replayed_result(wh: Warehouse, day: dt.date) -> ComputeResult:
 def compute_day(wh: Warehouse, inbox: Path, program: Program, day: dt.date) -> ComputeResult:
     """Each touched business's entitlement, diffed against the ledger: the day's payments (not yet published)."""
     with writer(wh, f"compute {day}"):
-        if days.replaying(wh, inbox, program, day):
+        if days.admit(wh, inbox, program, day):
             return _replayed_result(wh, day)
         return _compute(wh, inbox, program, day)
 

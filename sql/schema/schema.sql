@@ -238,3 +238,11 @@ create table if not exists over_cap (
     basis text not null,
     primary key (run_date, claimant_key)
 );
+
+-- The program's close: once closed, no day computes or pays again (a published day may still be rewritten).
+create table if not exists program_close (
+    program text primary key,
+    closed_on text not null,              -- the close date (KST)
+    closed_by text not null,
+    closed_at text not null
+);

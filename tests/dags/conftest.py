@@ -136,7 +136,7 @@ class WindowRun:
 
     @property
     def states(self) -> dict[str, str]:
-        """The final state of each day's DAG run, as run_window.py reports it: {'2022-10-16': 'success'}."""
+        """The final state of each day's DAG run, as run_window.py reports it: {'2022-10-15': 'success'}."""
         return dict(_DAY_LINE.findall(self.stdout))
 
     def tail(self, n: int = 4000) -> str:

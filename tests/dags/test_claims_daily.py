@@ -22,7 +22,7 @@ import pytest
 from tests.builders import Workspace, claim, claims_csv, make_brn
 from tests.dags.conftest import DAGS, AirflowHome
 
-D1, D2 = "2022-10-16", "2022-10-17"
+D1, D2 = "2022-10-15", "2022-10-16"
 FOLDERS = ("payments", "reviews", "exclusions", "quarantine", "reports")
 BRN_A = make_brn(11)  # 270,000 on D1, resubmits 320,000 on D2
 BRN_AFFILIATE = make_brn(12)
@@ -31,23 +31,23 @@ _bad = make_brn(14)
 BRN_BAD_CHECK = _bad[:9] + str((int(_bad[9]) + 1) % 10)
 
 DAY1 = [
-    claim(receipt_no="W-0001", received_at="2022-10-16T09:12:44+09:00", business_reg_no=BRN_A,
+    claim(receipt_no="W-0001", received_at="2022-10-15T09:12:44+09:00", business_reg_no=BRN_A,
           claimant_name="행복분식", service="kakaotalk", claimed_loss_krw=270000,
           bank_code="088", account_no="110-432-118290", account_holder="김행복"),
-    claim(receipt_no="W-0002", received_at="2022-10-16T09:30:00+09:00", business_reg_no=BRN_AFFILIATE,
+    claim(receipt_no="W-0002", received_at="2022-10-15T09:30:00+09:00", business_reg_no=BRN_AFFILIATE,
           claimant_name="빠른택시", service="kakao_t", claimed_loss_krw=80000),
-    claim(receipt_no="W-0003", received_at="2022-10-16T10:00:00+09:00", business_reg_no=BRN_BAD_CHECK,
+    claim(receipt_no="W-0003", received_at="2022-10-15T10:00:00+09:00", business_reg_no=BRN_BAD_CHECK,
           claimant_name="오타상회", claimed_loss_krw=100000),
-    claim(receipt_no="W-0004", received_at="2022-10-16T11:00:00+09:00", claimant_type="individual",
+    claim(receipt_no="W-0004", received_at="2022-10-15T11:00:00+09:00", claimant_type="individual",
           claimant_name="이용자", kakao_account_id="kakao-77", business_reg_no="", phone="010-2222-3333",
           monetary_loss="true", claimed_loss_krw=15000, bank_code="", account_no="", account_holder="",
           description='"답장이, 안 갔어요"\n두 줄'),
-    claim(receipt_no="W-0005", received_at="2022-10-16T12:00:00+09:00", business_reg_no=BRN_BIG,
+    claim(receipt_no="W-0005", received_at="2022-10-15T12:00:00+09:00", business_reg_no=BRN_BIG,
           claimant_name="큰손상회", service="talk_store", claimed_loss_krw=650000,
           bank_code="004", account_no="123-456-789012", account_holder="박큰손"),
 ]
 DAY2 = [
-    claim(receipt_no="W-0101", received_at="2022-10-17T08:00:00+09:00", business_reg_no=BRN_A,
+    claim(receipt_no="W-0101", received_at="2022-10-16T08:00:00+09:00", business_reg_no=BRN_A,
           claimant_name="행복분식", service="kakaotalk", claimed_loss_krw=320000,
           bank_code="088", account_no="110-432-118290", account_holder="김행복"),
     DAY1[3],  # the intake delivers W-0004 again
@@ -151,7 +151,7 @@ def test_review_exclusion_and_quarantine(window):
     assert window.ws.csv_rows("exclusions", D2, "affiliate_claims.csv") == []
     rejected = window.ws.csv_rows("quarantine", D1, "rejected_rows.csv")
     assert [(r["source_file"], r["line_no"], r["reason"]) for r in rejected] == [
-        ("claims_20221016.csv", "4", "bad_check_digit")
+        ("claims_20221015.csv", "4", "bad_check_digit")
     ]
     assert BRN_BAD_CHECK in rejected[0]["raw_row"]
     assert window.ws.csv_rows("quarantine", D2, "rejected_rows.csv") == []
@@ -218,7 +218,7 @@ def test_malformed_file_fails_the_day_and_publishes_nothing(airflow_home: Airflo
     run = airflow_home.run_window(D1, timeout=150)
     published = [str(p) for p in ws.settings.outbox.glob(f"*/{D1}")] if ws.settings.outbox.exists() else []
     assert not published, f"folders published for a failed day: {published}"
-    assert "InboxFileError" in run.output and "claims_20221016.csv: wrong header" in run.output, run.tail()
+    assert "InboxFileError" in run.output and "claims_20221015.csv: wrong header" in run.output, run.tail()
     # The DAG run itself must end failed (red in the UI, non-zero exit), not green with nothing published.
     assert run.states == {D1: "failed"}, f"the run of a day whose file is unusable ended {run.states}"
     assert run.returncode != 0
@@ -239,23 +239,23 @@ def test_sensor_waits_for_the_days_file(delivered, ws, monkeypatch, dag_bag_of, 
     ws.deliver(D1, [claim()])  # another day's file does not count
     dag = dag_bag_of(DAGS / "claims_daily.py").dags["claims_daily"]
     poke = dag.get_task("wait_for_claims_file").python_callable
-    logical = pendulum.datetime(2022, 10, 17, tz="Asia/Seoul")  # = 2022-10-16T15:00Z
+    logical = pendulum.datetime(2022, 10, 16, tz="Asia/Seoul")  # = 2022-10-15T15:00Z
     with caplog.at_level(logging.INFO, logger="etl"):
         assert poke(logical_date=logical, dag_run=types.SimpleNamespace(run_after=None)) is delivered
     if not delivered:
         # Airflow's logging (structlog) may send the record to stdout rather than to caplog.
-        assert "claims_20221017.csv" in caplog.text + capsys.readouterr().out
+        assert "claims_20221016.csv" in caplog.text + capsys.readouterr().out
 
 
 def test_claims_file_ready(ws):
     from etl.claims.delivery import claims_file_ready
 
-    day = dt.date(2022, 10, 18)
+    day = dt.date(2022, 10, 17)
     assert claims_file_ready(ws.settings.inbox, day) is False
-    (ws.settings.inbox / "claims_20221018.csv").mkdir()  # a folder by that name is not a delivery
+    (ws.settings.inbox / "claims_20221017.csv").mkdir()  # a folder by that name is not a delivery
     assert claims_file_ready(ws.settings.inbox, day) is False
-    (ws.settings.inbox / "claims_20221018.csv").rmdir()
-    ws.deliver("2022-10-18", claims_csv([]))  # a day without claims still gets a (header-only) file
+    (ws.settings.inbox / "claims_20221017.csv").rmdir()
+    ws.deliver("2022-10-17", claims_csv([]))  # a day without claims still gets a (header-only) file
     assert claims_file_ready(ws.settings.inbox, day) is True
 
 
@@ -263,9 +263,9 @@ def test_a_file_that_never_arrives_fails_with_a_message_naming_it(ws):
     from etl.core.errors import MissingDelivery
     from etl.claims.delivery import claims_file_ready
 
-    day = dt.date(2022, 10, 18)
+    day = dt.date(2022, 10, 17)
     long_ago = dt.datetime.now(dt.timezone.utc) - dt.timedelta(hours=7)
-    with pytest.raises(MissingDelivery, match=r"claims_20221018.csv has not arrived after waiting 7.0 h"):
+    with pytest.raises(MissingDelivery, match=r"claims_20221017.csv has not arrived after waiting 7.0 h"):
         claims_file_ready(ws.settings.inbox, day, waiting_since=long_ago)
     just_now = dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=5)
     assert claims_file_ready(ws.settings.inbox, day, waiting_since=just_now) is False

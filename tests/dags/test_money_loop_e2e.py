@@ -52,51 +52,51 @@ def manifest(ws, *parts) -> dict:
 
 def test_review_approval_payment_return_and_repayment_through_airflow(airflow_home, ws, manual_approval):
     airflow_home.extra_env["RELIEF_PROGRAM"] = str(manual_approval)
-    ws.deliver("2022-10-16", [
+    ws.deliver("2022-10-15", [
         claim(receipt_no="M1", business_reg_no=BIG, claimed_loss_krw=900_000),
         claim(receipt_no="M2", business_reg_no=SMALL, claimed_loss_krw=100_000),
     ])
-    ws.deliver("2022-10-17", [])
-    ws.deliver_decisions("2022-10-17", [{
+    ws.deliver("2022-10-16", [])
+    ws.deliver_decisions("2022-10-16", [{
         "claimant_key": BIG, "decision": "approved", "approved_amount_krw": "700000", "decided_by": "council",
-        "decided_at": "2022-10-17T15:00:00+09:00",
+        "decided_at": "2022-10-16T15:00:00+09:00",
     }])
 
-    run, answers = run_with_approvals(airflow_home, "2022-10-16", "2022-10-17", approvals=2)
-    assert run.states == {"2022-10-16": "success", "2022-10-17": "success"}, run.tail()
+    run, answers = run_with_approvals(airflow_home, "2022-10-15", "2022-10-16", approvals=2)
+    assert run.states == {"2022-10-15": "success", "2022-10-16": "success"}, run.tail()
     assert answers.count("responded") == 2, answers
 
-    queue = ws.csv_rows("reviews", "2022-10-16", "review_queue.csv")
+    queue = ws.csv_rows("reviews", "2022-10-15", "review_queue.csv")
     assert [(q["claimant_key"], q["loss_krw"]) for q in queue] == [(BIG, "900000")]
-    assert [(p["claimant_key"], p["amount_krw"]) for p in ws.payments("2022-10-16")] == [(SMALL, "30000")]
-    [approved] = ws.payments("2022-10-17")
+    assert [(p["claimant_key"], p["amount_krw"]) for p in ws.payments("2022-10-15")] == [(SMALL, "30000")]
+    [approved] = ws.payments("2022-10-16")
     assert (approved["claimant_key"], approved["amount_krw"], approved["basis"]) == (BIG, "700000", "review_approved")
-    day2 = manifest(ws, "payments", "2022-10-17")
+    day2 = manifest(ws, "payments", "2022-10-16")
     assert day2["approved_by"].startswith("kim.finance") and day2["control_sum_krw"] == 700_000
-    assert ws.csv_rows("reviews", "2022-10-17", "review_queue.csv") == []
+    assert ws.csv_rows("reviews", "2022-10-16", "review_queue.csv") == []
 
     # Day 3: the bank returns the 700,000 (account closed) and settles the 30,000. Nothing to re-pay yet,
     # so the empty batch needs no person. Day 4: new bank details arrive; the 700,000 is paid again.
-    ws.deliver("2022-10-18", [])
-    ws.settings.inbox.joinpath("returns_20221018.csv").write_text(
+    ws.deliver("2022-10-17", [])
+    ws.settings.inbox.joinpath("returns_20221017.csv").write_text(
         "payment_id,status,reason\r\n"
         f"{approved['payment_id']},returned,account closed\r\n"
-        f"{ws.payments('2022-10-16')[0]['payment_id']},settled,\r\n",
+        f"{ws.payments('2022-10-15')[0]['payment_id']},settled,\r\n",
         encoding="utf-8",
     )
-    ws.deliver("2022-10-19", [claim(receipt_no="M3", business_reg_no=BIG, service="talk_channel",
+    ws.deliver("2022-10-18", [claim(receipt_no="M3", business_reg_no=BIG, service="talk_channel",
                                     claimed_loss_krw=50_000, account_no="356-0123-4567-89",
-                                    received_at="2022-10-19T11:00:00+09:00")])
-    run, answers = run_with_approvals(airflow_home, "2022-10-18", "2022-10-19", approvals=1)
-    assert run.states == {"2022-10-18": "success", "2022-10-19": "success"}, run.tail()
+                                    received_at="2022-10-18T11:00:00+09:00")])
+    run, answers = run_with_approvals(airflow_home, "2022-10-17", "2022-10-18", approvals=1)
+    assert run.states == {"2022-10-17": "success", "2022-10-18": "success"}, run.tail()
 
-    assert ws.payments("2022-10-18") == []
-    assert manifest(ws, "payments", "2022-10-18")["approved_by"] == "auto (no payments in the batch)"
-    [repaid] = ws.payments("2022-10-19")
+    assert ws.payments("2022-10-17") == []
+    assert manifest(ws, "payments", "2022-10-17")["approved_by"] == "auto (no payments in the batch)"
+    [repaid] = ws.payments("2022-10-18")
     assert (repaid["claimant_key"], repaid["amount_krw"], repaid["account_no"]) == (BIG, "700000", "3560123456789")
-    assert manifest(ws, "payments", "2022-10-19")["approved_by"].startswith("kim.finance")
+    assert manifest(ws, "payments", "2022-10-18")["approved_by"].startswith("kim.finance")
 
-    rec = json.loads((ws.settings.outbox / "reports" / "2022-10-19" / "reconciliation.json").read_text())
+    rec = json.loads((ws.settings.outbox / "reports" / "2022-10-18" / "reconciliation.json").read_text())
     c = rec["cumulative"]
     assert rec["balanced"] is True
     assert c["issued"] == {"count": 3, "krw": 1_430_000}
@@ -104,25 +104,25 @@ def test_review_approval_payment_return_and_repayment_through_airflow(airflow_ho
     assert c["returned"] == {"count": 1, "krw": 700_000}
     assert c["outstanding"] == {"count": 1, "krw": 700_000}
     assert c["issued"]["krw"] == c["settled"]["krw"] + c["returned"]["krw"] + c["outstanding"]["krw"]
-    assert ws.summary("2022-10-19")["cumulative"]["paid_krw"] == 1_430_000  # issued, incl. the returned one
+    assert ws.summary("2022-10-18")["cumulative"]["paid_krw"] == 1_430_000  # issued, incl. the returned one
 
 
 def test_a_rejected_batch_publishes_nothing_through_airflow(airflow_home, ws, manual_approval):
     airflow_home.extra_env["RELIEF_PROGRAM"] = str(manual_approval)
-    ws.deliver("2022-10-16", [claim(receipt_no="J1", business_reg_no=SMALL)])
+    ws.deliver("2022-10-15", [claim(receipt_no="J1", business_reg_no=SMALL)])
     responder = subprocess.Popen(
         [sys.executable, str(HITL_RESPOND), "Reject", "park.finance", "1"],
         env=airflow_home.env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     try:
-        run = airflow_home.run_window("2022-10-16", timeout=300)
+        run = airflow_home.run_window("2022-10-15", timeout=300)
     finally:
         if responder.poll() is None:
             responder.kill()
         responder.communicate()
-    assert not (ws.settings.outbox / "payments" / "2022-10-16").exists(), run.tail()
+    assert not (ws.settings.outbox / "payments" / "2022-10-15").exists(), run.tail()
     from etl.io.warehouse import Warehouse
 
     with Warehouse(ws.settings.db_url).begin() as conn:
-        assert Warehouse.rows(conn, "day_payments", run_date="2022-10-16") == []  # the ledger as it was
-        assert Warehouse.rows(conn, "day_run", run_date="2022-10-16")[0]["status"] == "rejected"
+        assert Warehouse.rows(conn, "day_payments", run_date="2022-10-15") == []  # the ledger as it was
+        assert Warehouse.rows(conn, "day_run", run_date="2022-10-15")[0]["status"] == "rejected"

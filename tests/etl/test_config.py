@@ -17,6 +17,9 @@ services_file = "services.csv"
 first_day = 2022-10-16
 last_day = 2022-10-18
 
+[settlement]
+close_date = 2023-03-31
+
 [cash]
 review_threshold_krw = 500000
 tiers = [
@@ -95,7 +98,7 @@ def test_a_tier_change_is_a_config_change(tmp_path, program):
         (lambda t: t.replace("support_krw = 30000", "support_krw = 30000.5"), "must be int"),
         (lambda t: t.replace("support_krw = 50000", "support_krw = 20000"), "must rise"),
         (lambda t: t.replace("review_threshold_krw = 500000", "review_threshold_krw = 400000"), "must equal"),
-        (lambda t: t.replace("first_day = 2022-10-16", "first_day = 2022-11-16"), "before"),
+        (lambda t: t.replace("first_day = 2022-10-15", "first_day = 2022-11-16"), "before"),
         (lambda t: t.replace('"makers_coupon_3000"]', '"makers_coupon_9000"]'), "unknown items"),
         (lambda t: t.replace("[cash]", "[cassh]"), "cash is missing"),
         (lambda t: t + "\n[[[", "not valid TOML"),
@@ -267,3 +270,20 @@ def test_an_extends_cycle_is_a_clear_error(tmp_path, files):
 def test_extends_must_name_a_file(tmp_path):
     with pytest.raises(ConfigError, match="extends must be a file name"):
         load_program(write(tmp_path, {"a.toml": "extends = 1\n"}))
+
+
+def test_the_program_life_runs_outage_window_settlement_in_order(tmp_path, program):
+    from tests.conftest import copy_program as copy
+
+    early = copy(tmp_path, program, lambda t: t.replace("first_day = 2022-10-15", "first_day = 2022-10-14"))
+    with pytest.raises(ConfigError, match=r"intake.first_day \(2022-10-14\) is before program.outage_date"):
+        load_program(early)
+    late = copy(tmp_path, program, lambda t: t.replace("close_date = 2023-03-31", "close_date = 2022-11-01"))
+    with pytest.raises(ConfigError, match="settlement.close_date .* must be after intake.last_day"):
+        load_program(late)
+
+
+def test_the_shipped_window_is_the_contracts(program):
+    days = program.intake_days()
+    assert (str(days[0]), str(days[-1]), len(days)) == ("2022-10-15", "2022-11-02", 19)
+    assert program.close_date > days[-1]

@@ -39,12 +39,12 @@ def run(ws, program, day, approve=None):
 
 
 def test_without_approval_nothing_is_published_and_approving_releases_the_batch(ws, manual_program):
-    ws.deliver("2022-10-16", [claim(receipt_no="R1", business_reg_no=BIZ)])
+    ws.deliver("2022-10-15", [claim(receipt_no="R1", business_reg_no=BIZ)])
     with pytest.raises(AwaitingApproval, match="1 payments, control sum 30,000 KRW, largest 30,000 KRW"):
-        run(ws, manual_program, "2022-10-16")
+        run(ws, manual_program, "2022-10-15")
     assert not (ws.settings.outbox / "payments").exists()
-    run(ws, manual_program, "2022-10-16", approve=True)
-    manifest = json.loads((ws.settings.outbox / "payments" / "2022-10-16" / "manifest.json").read_text())
+    run(ws, manual_program, "2022-10-15", approve=True)
+    manifest = json.loads((ws.settings.outbox / "payments" / "2022-10-15" / "manifest.json").read_text())
     assert manifest["approved_by"].startswith("relief run-day --approve")
     assert manifest["control_sum_krw"] == 30_000
 
@@ -57,21 +57,21 @@ def test_a_rejected_batch_publishes_nothing_and_leaves_the_ledger_as_it_was(ws, 
     from etl.payments.publish import publish_day
     from etl.io.warehouse import Warehouse
 
-    ws.deliver("2022-10-16", [claim(receipt_no="R1", business_reg_no=BIZ)])
-    day = dt.date(2022, 10, 16)
+    ws.deliver("2022-10-15", [claim(receipt_no="R1", business_reg_no=BIZ)])
+    day = dt.date(2022, 10, 15)
     stage_day(ws.wh, ws.settings.inbox, manual_program, day, "r1")
     compute_day(ws.wh, ws.settings.inbox, manual_program, day)
     decided = record_decision(ws.wh, day, False, "park.finance")
     assert decided["decision"] == "rejected" and decided["payments"] == 1
     with Warehouse(ws.settings.db_url).begin() as conn:
-        assert Warehouse.rows(conn, "day_payments", run_date="2022-10-16") == []
-        assert Warehouse.rows(conn, "day_run", run_date="2022-10-16")[0]["status"] == "rejected"
+        assert Warehouse.rows(conn, "day_payments", run_date="2022-10-15") == []
+        assert Warehouse.rows(conn, "day_run", run_date="2022-10-15")[0]["status"] == "rejected"
     with pytest.raises(Exception, match="not been computed"):
         publish_day(ws.wh, ws.settings.outbox, manual_program, day, "r1", require_validation=False)
     assert not (ws.settings.outbox / "payments").exists()
     # Computed again and approved, the same batch goes out.
-    run(ws, manual_program, "2022-10-16", approve=True)
-    assert [p["amount_krw"] for p in ws.payments("2022-10-16")] == ["30000"]
+    run(ws, manual_program, "2022-10-15", approve=True)
+    assert [p["amount_krw"] for p in ws.payments("2022-10-15")] == ["30000"]
 
 
 def test_an_approval_covers_only_the_batch_it_saw(ws, manual_program):
@@ -82,46 +82,46 @@ def test_an_approval_covers_only_the_batch_it_saw(ws, manual_program):
     from etl.payments.compute import compute_day
     from etl.io.warehouse import Warehouse
 
-    ws.deliver("2022-10-16", [claim(receipt_no="R1", business_reg_no=BIZ)])
-    day = dt.date(2022, 10, 16)
+    ws.deliver("2022-10-15", [claim(receipt_no="R1", business_reg_no=BIZ)])
+    day = dt.date(2022, 10, 15)
     stage_day(ws.wh, ws.settings.inbox, manual_program, day, "r1")
     compute_day(ws.wh, ws.settings.inbox, manual_program, day)
     record_decision(ws.wh, day, True, "kim.finance")
     with Warehouse(ws.settings.db_url).begin() as conn:  # the batch changes after approval
-        conn.exec_driver_sql("update payments set amount_krw = 31000 where run_date = '2022-10-16'")
+        conn.exec_driver_sql("update payments set amount_krw = 31000 where run_date = '2022-10-15'")
     with pytest.raises(AwaitingApproval, match="changed after it was approved"):
         require_approval(ws.wh, day)
 
 
 def test_a_returned_payment_is_paid_again_once_new_bank_details_arrive(ws, program):
-    ws.deliver("2022-10-16", [claim(receipt_no="R1", business_reg_no=BIZ, claimed_loss_krw=400_000)])
-    run(ws, program, "2022-10-16")
-    [first] = ws.payments("2022-10-16")
+    ws.deliver("2022-10-15", [claim(receipt_no="R1", business_reg_no=BIZ, claimed_loss_krw=400_000)])
+    run(ws, program, "2022-10-15")
+    [first] = ws.payments("2022-10-15")
     assert first["amount_krw"] == "50000"
 
-    ws.deliver("2022-10-17", [])
-    ws.settings.inbox.joinpath("returns_20221017.csv").write_bytes(
+    ws.deliver("2022-10-16", [])
+    ws.settings.inbox.joinpath("returns_20221016.csv").write_bytes(
         returns_csv([(first["payment_id"], "returned", "account closed"), ("P1015-20990101-0000001", "settled", "")])
     )
-    run(ws, program, "2022-10-17")
-    assert ws.payments("2022-10-17") == []  # the same account is not paid again
-    rec = json.loads((ws.settings.outbox / "reports" / "2022-10-17" / "reconciliation.json").read_text())
+    run(ws, program, "2022-10-16")
+    assert ws.payments("2022-10-16") == []  # the same account is not paid again
+    rec = json.loads((ws.settings.outbox / "reports" / "2022-10-16" / "reconciliation.json").read_text())
     assert rec["cumulative"]["returned"] == {"count": 1, "krw": 50_000}
     assert rec["balanced"] is True
-    errors = ws.csv_rows("reports", "2022-10-17", "returns_errors.csv")
+    errors = ws.csv_rows("reports", "2022-10-16", "returns_errors.csv")
     assert [(e["payment_id"], e["reason"]) for e in errors] == [("P1015-20990101-0000001", "unknown_payment")]
-    assert ws.summary("2022-10-17")["open"]["awaiting_bank_details"] == 1
+    assert ws.summary("2022-10-16")["open"]["awaiting_bank_details"] == 1
 
-    ws.deliver("2022-10-18", [claim(receipt_no="R2", business_reg_no=BIZ, service="talk_channel", claimed_loss_krw=10_000,
-                                    account_no="333-22-111111", received_at="2022-10-18T09:00:00+09:00")])
-    run(ws, program, "2022-10-18")
-    [again] = ws.payments("2022-10-18")
+    ws.deliver("2022-10-17", [claim(receipt_no="R2", business_reg_no=BIZ, service="talk_channel", claimed_loss_krw=10_000,
+                                    account_no="333-22-111111", received_at="2022-10-17T09:00:00+09:00")])
+    run(ws, program, "2022-10-17")
+    [again] = ws.payments("2022-10-17")
     assert (again["amount_krw"], again["account_no"], again["basis"]) == ("50000", "33322111111", "tier_50000")
 
-    ws.deliver("2022-10-19", [])
-    ws.settings.inbox.joinpath("returns_20221019.csv").write_bytes(returns_csv([(again["payment_id"], "settled", "")]))
-    run(ws, program, "2022-10-19")
-    rec = json.loads((ws.settings.outbox / "reports" / "2022-10-19" / "reconciliation.json").read_text())
+    ws.deliver("2022-10-18", [])
+    ws.settings.inbox.joinpath("returns_20221018.csv").write_bytes(returns_csv([(again["payment_id"], "settled", "")]))
+    run(ws, program, "2022-10-18")
+    rec = json.loads((ws.settings.outbox / "reports" / "2022-10-18" / "reconciliation.json").read_text())
     c = rec["cumulative"]
     assert c["issued"] == {"count": 2, "krw": 100_000}
     assert c["settled"] == {"count": 1, "krw": 50_000} and c["returned"] == {"count": 1, "krw": 50_000}
@@ -134,33 +134,33 @@ def test_one_account_on_too_many_businesses_holds_them_all(ws, program):
     limit = program.max_businesses_per_account
     rows = [claim(receipt_no=f"R{i}", business_reg_no=make_brn(100 + i), **shared) for i in range(limit + 1)]
     rows.append(claim(receipt_no="OK", business_reg_no=make_brn(500)))
-    ws.deliver("2022-10-16", rows)
-    run(ws, program, "2022-10-16")
-    assert [p["claimant_key"] for p in ws.payments("2022-10-16")] == [make_brn(500)]
-    holds = ws.csv_rows("reviews", "2022-10-16", "holds.csv")
+    ws.deliver("2022-10-15", rows)
+    run(ws, program, "2022-10-15")
+    assert [p["claimant_key"] for p in ws.payments("2022-10-15")] == [make_brn(500)]
+    holds = ws.csv_rows("reviews", "2022-10-15", "holds.csv")
     assert {h["claimant_key"] for h in holds} == {make_brn(100 + i) for i in range(limit + 1)}
     assert all(h["reason"] == "shared_account" and "0918771"[-4:] in h["detail"] for h in holds)
     assert all("4020918" not in h["detail"] for h in holds)  # the account number is masked
-    assert ws.summary("2022-10-16")["open"]["held_for_review"] == limit + 1
+    assert ws.summary("2022-10-15")["open"]["held_for_review"] == limit + 1
 
     # The council releases one of them: the approved amount is paid.
-    ws.deliver("2022-10-17", [])
-    ws.deliver_decisions("2022-10-17", [{"claimant_key": make_brn(100), "decision": "approved",
+    ws.deliver("2022-10-16", [])
+    ws.deliver_decisions("2022-10-16", [{"claimant_key": make_brn(100), "decision": "approved",
                                          "approved_amount_krw": "30000", "decided_by": "council",
-                                         "decided_at": "2022-10-17T10:00:00+09:00"}])
-    run(ws, program, "2022-10-17")
-    assert [(p["claimant_key"], p["basis"]) for p in ws.payments("2022-10-17")] == [(make_brn(100), "review_approved")]
+                                         "decided_at": "2022-10-16T10:00:00+09:00"}])
+    run(ws, program, "2022-10-16")
+    assert [(p["claimant_key"], p["basis"]) for p in ws.payments("2022-10-16")] == [(make_brn(100), "review_approved")]
 
 
 def test_the_same_holder_and_phone_under_two_business_numbers_is_a_suspected_duplicate(ws, program):
-    ws.deliver("2022-10-16", [
+    ws.deliver("2022-10-15", [
         claim(receipt_no="R1", business_reg_no=make_brn(7), phone="010-5555-0101", account_holder="최수상"),
         claim(receipt_no="R2", business_reg_no=make_brn(8), phone="01055550101", account_holder="최수상",
               service="talk_channel"),
     ])
-    run(ws, program, "2022-10-16")
-    assert ws.payments("2022-10-16") == []
-    holds = ws.csv_rows("reviews", "2022-10-16", "holds.csv")
+    run(ws, program, "2022-10-15")
+    assert ws.payments("2022-10-15") == []
+    holds = ws.csv_rows("reviews", "2022-10-15", "holds.csv")
     assert sorted((h["claimant_key"], h["reason"]) for h in holds) == [
         (make_brn(7), "suspected_duplicate"), (make_brn(8), "suspected_duplicate"),
     ]

@@ -16,8 +16,8 @@ def test_a_failed_expectation_keeps_counts_and_masked_samples(ws, program):
     from etl.core.errors import ValidationFailed
     from etl.quality.validate import validate_day_claims
 
-    ws.deliver("2022-10-16", [claim(receipt_no=f"R{i}") for i in range(3)])
-    day = dt.date(2022, 10, 16)
+    ws.deliver("2022-10-15", [claim(receipt_no=f"R{i}") for i in range(3)])
+    day = dt.date(2022, 10, 15)
     stage_day(ws.wh, ws.settings.inbox, program, day, "r1")
     with ws.wh.begin() as conn:  # an account number the suite refuses (letters), as if intake had let it through
         conn.exec_driver_sql("update deliveries set account_no = 'X110432118290'")

@@ -199,13 +199,14 @@ class BankResult:
     status: str
 
 
-maybe_loss = st.one_of(st.sampled_from(AMOUNTS), st.none())
-maybe_bank = st.one_of(st.sampled_from([0, 1, 2]), st.none())
+maybe_loss = st.sampled_from([*AMOUNTS, None])  # None: no monetary loss
+maybe_bank = st.sampled_from([0, 1, None, 2])
 prefixes = st.sampled_from(["R", "Q"])
 new_claims = st.builds(New, biz=st.integers(0, N_BIZ - 1), service=st.sampled_from(SERVICES), loss=maybe_loss,
                        paid=st.booleans(), bank=maybe_bank, days_back=st.integers(0, 2),
                        hour=st.sampled_from([9, 0, 23]), utc=st.booleans(), prefix=prefixes)  # fmt: skip
 claim_ops = st.one_of(
+    new_claims,
     new_claims,
     st.builds(Resubmit, pick=st.integers(0, 50), loss=maybe_loss, bank=maybe_bank,
               shift_hours=st.sampled_from([1, 0, 30, -2]), prefix=prefixes),
