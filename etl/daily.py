@@ -10,6 +10,7 @@ import datetime as dt
 import os
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 from etl.claims.stage import stage_day
@@ -23,6 +24,22 @@ from etl.payments.compute import compute_day
 from etl.payments.publish import publish_day
 
 T = TypeVar("T")
+
+
+def day_path(wh: Warehouse, inbox: Path, program: Program, day: dt.date) -> str:
+    """The claims_daily task a day goes on to, after the checks every day must pass (raising otherwise).
+
+    `wait_for_claims_file` inside the window; `stage_claims` for a settlement day with files (or a published
+    day cleared to be written again); `nothing_to_do` for a settlement day without any.
+    """
+    days.check_life(inbox, program, day)
+    published = days.is_published(wh, day)
+    if not published:
+        days.check_open(wh, program, day)
+        days.check_order(wh, inbox, program, day)
+    if program.in_window(day):
+        return "wait_for_claims_file"
+    return "stage_claims" if published or days.has_inputs(inbox, day) else "nothing_to_do"
 
 
 def run_day(

@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
-# `make demo`: generate the calibrated inbox, run the whole intake window through the real
-# claims_daily DAG (Airflow on SQLite, warehouse on SQLite), then print the figures beside PROGRAM.md.
+# `make demo`: the program's whole life through the real claims_daily DAG (Airflow on SQLite, warehouse on
+# SQLite): the calibrated inbox, the 19-day intake window, the council's decisions and the bank's results,
+# a payment above the cap released by a second approval, and the close. Prints the figures beside PROGRAM.md.
 # Starts from a clean ./var each time, so it can be run again and again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 : "${RELIEF_VAR:?run through make demo}" "${AIRFLOW_HOME:?run through make demo}"
 # The demo runs unattended: the demo overlay of the program switches automatic approval on (the shipped
-# programs/kakao_1015.toml waits for a person to approve each day's payment batch).
+# programs/kakao_1015.toml waits for a named approver to approve each day's payment batch).
 export RELIEF_PROGRAM="$PWD/programs/kakao_1015_demo.toml"
+LOG="$RELIEF_VAR/airflow-demo.log"
 
 rm -rf "$RELIEF_INBOX" "$RELIEF_OUTBOX" "$AIRFLOW_HOME" "$RELIEF_VAR"/warehouse.sqlite*
 mkdir -p "$RELIEF_VAR"
@@ -15,10 +17,30 @@ echo "== generating the calibrated inbox (scale 1) into $RELIEF_INBOX"
 relief generate claims --scale 1 --seed 1015 > "$RELIEF_VAR/generate.json"
 echo "== preparing Airflow's metadata database in $AIRFLOW_HOME"
 airflow db migrate > "$RELIEF_VAR/airflow-migrate.log" 2>&1
-echo "== running claims_daily for each day of the intake window (Airflow task logs: $RELIEF_VAR/airflow-demo.log)"
-python scripts/run_window.py 2>&1 | tee "$RELIEF_VAR/airflow-demo.log" | grep --line-buffered '^claims_daily '
+echo "== the intake window: one claims_daily run a day (Airflow task logs: $LOG)"
+python scripts/run_window.py 2>&1 | tee "$LOG" | grep --line-buffered '^claims_daily '
 echo
 relief report
 echo
-echo "Outbox: $RELIEF_OUTBOX   (check a payment folder: relief verify $RELIEF_OUTBOX/payments/2022-10-16)"
+echo "== the settlement period: the council's decisions from 2022-11-14, the bank's results"
+relief generate settlement > "$RELIEF_VAR/settlement.json"
+python scripts/run_window.py --to-close 2022-11-03 2022-11-14 2>&1 | tee -a "$LOG" | grep --line-buffered '^claims_daily '
+over_cap="$RELIEF_OUTBOX/reviews/2022-11-14/over_cap.csv"
+python - "$over_cap" > "$RELIEF_VAR/release.args" <<'PY'
+import csv, sys
+for row in csv.DictReader(open(sys.argv[1], encoding="utf-8-sig")):
+    print(row["claimant_key"].lstrip("'"), row["amount_krw"])
+PY
+while read -r key amount; do
+  echo "== a council approval above the cap: released by a second approval ($key, $amount KRW)"
+  relief release "$key" "$amount" --by "demo.finance" --reason "council minutes, meeting 1"
+done < "$RELIEF_VAR/release.args"
+python scripts/run_window.py --to-close 2022-11-15 2>&1 | tee -a "$LOG" | grep --line-buffered '^claims_daily '
+echo
+relief report
+echo
+close_dir=$(ls -d "$RELIEF_OUTBOX"/reports/close/* | tail -n 1)
+echo "== the close: $close_dir/closing.md"
+cat "$close_dir/closing.md"
+echo "Outbox: $RELIEF_OUTBOX   (check a payment folder: relief verify $RELIEF_OUTBOX/payments/2022-10-15)"
 echo "Airflow UI over these runs: make airflow"

@@ -3,6 +3,8 @@
 Used by `make demo` and the end-to-end tests: each day is a real DAG run recorded in Airflow's
 metadata database (so `make airflow` shows them), with every task executed in order.
 Usage: python scripts/run_window.py [FIRST [LAST]]   (default: the program's intake window)
+       python scripts/run_window.py --to-close [FIRST [LAST]]  (the window, then every settlement day that
+                                      has inbox files, then the close date: the program's life, or part of it)
 """
 
 from __future__ import annotations
@@ -22,9 +24,16 @@ def main(argv: list[str]) -> int:
 
     from etl.core.config import load_program
 
+    from etl.core.settings import Settings
+    from etl.ledger.days import has_inputs
+
     program = load_program()
+    to_close = argv[:1] == ["--to-close"]
+    argv = argv[1:] if to_close else argv
     first = dt.date.fromisoformat(argv[0]) if argv else program.intake_first_day
     last = dt.date.fromisoformat(argv[1]) if len(argv) > 1 else (first if argv else program.intake_last_day)
+    last = (dt.date.fromisoformat(argv[1]) if len(argv) > 1 else program.close_date) if to_close else last
+    inbox = Settings.resolve().inbox
     sys.path.insert(0, str(DAGS))  # as Airflow's bundle DagBag does: DAG files import dags/_relief.py
     bag = DagBag(dag_folder=str(DAGS / "claims_daily.py"))
     if bag.import_errors:
@@ -33,6 +42,9 @@ def main(argv: list[str]) -> int:
     dag = bag.get_dag("claims_daily")
     day = first
     while day <= last:
+        if to_close and not (program.in_window(day) or has_inputs(inbox, day) or day == program.close_date):
+            day += dt.timedelta(days=1)  # a settlement day without files: its run would only skip
+            continue
         started = time.perf_counter()
         run = dag.test(logical_date=pendulum.datetime(day.year, day.month, day.day, tz=program.timezone))
         state = str(getattr(run, "state", run))

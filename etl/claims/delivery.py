@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
@@ -38,7 +39,7 @@ def claims_file_ready(
     Airflow's generic sensor timeout.
     """
     path = claims_path(inbox, day)
-    if path.is_file():
+    if os.path.lexists(path):  # whatever it is: staging reads only a regular file, and says so otherwise
         return True
     if waiting_since is not None:
         waited = dt.datetime.now(dt.UTC) - waiting_since
@@ -55,7 +56,7 @@ def claims_file_ready(
 def read_optional(inbox: Path, kind: str, day: dt.date, parse: Callable[[Path], T]) -> T | None:
     """Parse an optional inbox file (decisions, returns) of a day; a malformed file stops the day."""
     path = inbox_path(inbox, kind, day)
-    if not path.exists():
+    if not os.path.lexists(path):
         return None
     try:
         return parse(path)

@@ -62,8 +62,8 @@ ACCOUNT_DIGITS = (6, 20)  # account_no, hyphens removed (pain.001 allows 34)
 FIELD_LIMITS = {
     "receipt_no": 64, "received_at": 64, "channel": 16, "claimant_type": 32, "claimant_name": 100,
     "kakao_account_id": 100, "phone": 32, "business_reg_no": 32, "service": 64, "paid_service": 16,
-    "monetary_loss": 16, "claimed_loss_krw": 32, "account_holder": 100, "description": 4000,
-}  # fmt: skip
+    "monetary_loss": 16, "claimed_loss_krw": 32, "account_holder": 70, "description": 4000,
+}  # fmt: skip  # account_holder 70: pain.001's CdtrAcct/Nm is Max70Text, so it is never cut in the bank file
 # Any timestamp must fall in [EARLIEST, END); a claim's received_at also in its file's range (parse_claims_file).
 EARLIEST = dt.datetime(2000, 1, 1, tzinfo=KST)
 END = dt.datetime(2100, 1, 1, tzinfo=KST)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import os
 from collections import Counter
 from pathlib import Path
 from typing import TypedDict
@@ -40,7 +41,7 @@ class StageResult(TypedDict):
 
 def _parse(path: Path, program: Program, day: dt.date) -> tuple[ParsedDay, str | None]:
     try:
-        data_sha = days.file_sha256(path) if path.is_file() else None
+        data_sha = days.file_sha256(path) if os.path.lexists(path) else None
         services = load_services(program.services_path)
         return parse_claims_file(path, services, day=day, outage_date=program.outage_date), data_sha
     except MalformedFileError as exc:

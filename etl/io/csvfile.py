@@ -14,15 +14,16 @@ quarantined by the reader, except one over `MAX_RECORD_BYTES` (16 MiB), which is
 
 Recovery rule (only for malformed input): a record is first read strictly, from the line it starts
 on. When strict reading fails (a quote inside an unquoted field, text after a closing quote, end of file
-inside a quoted field), or gives a record that spans several lines but has not the header's number of
-fields (an unterminated quote may have taken the rows after it), the record is cut back to its first
+inside a quoted field), or gives a record that spans several lines but does not have the header's number
+of fields (an unterminated quote may have taken the rows after it), the record is cut back to its first
 line, then extended line by line only while its quotes are unbalanced, stopping before the first line
 at which a well-formed record of the header's width begins (looked for within `MAX_RECORD_LINES` lines
 and 64 KiB of it: more than any row the parsers accept), and after at most `MAX_RECORD_LINES` lines.
 It is reported once, as `invalid_utf8` when its bytes are not UTF-8, else `bad_quoting` (or
 `wrong_field_count` when the rule takes the strict record whole), and reading resumes after it: only
 the malformed record is lost. A one-line record with the wrong number of fields is `wrong_field_count`.
-A blank line is not a record.
+A blank line is not a record. (A stray quote whose text happens to close as a well-formed record of the
+header's width is that record: RFC 4180 cannot tell it from one written on purpose.)
 
 Every message about a file names the file, the line and the columns, never a field's content: a
 header-less file's first line is a claim, with a phone number and an account in it.

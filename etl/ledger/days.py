@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import os
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ from sqlalchemy.engine import Connection
 from etl.core.config import Program
 from etl.core.contract import INBOX_KINDS, inbox_file_name
 from etl.core.errors import InboxFileError, OutOfOrderRun, ReliefError
+from etl.io.inbox import open_regular
 from etl.io.warehouse import Warehouse
 
 ABSENT = "absent"  # the hash recorded for an optional file that was not delivered
@@ -35,10 +37,10 @@ class PublishedDayChanged(ReliefError):
 
 def file_sha256(path: Path) -> str:
     """The SHA-256 of a file's bytes, or "absent" when there is no such file."""
-    if not path.is_file():
+    if not os.path.lexists(path):
         return ABSENT
     digest = hashlib.sha256()
-    with open(path, "rb") as fh:
+    with open_regular(path) as fh:  # never a symlink, FIFO or device: those stop the day with a message
         while block := fh.read(1 << 20):
             digest.update(block)
     return digest.hexdigest()
@@ -78,7 +80,7 @@ def check_order(wh: Warehouse, inbox: Path, program: Program, day: dt.date) -> N
     for earlier in (d for d in program.intake_days() if d < day):
         if runs.get(earlier.isoformat()) != "published":
             path = inbox / inbox_file_name("claims", earlier)
-            why = "has not arrived" if not path.exists() else "has arrived but the day is not published"
+            why = "has not arrived" if not os.path.lexists(path) else "has arrived but the day is not published"
             raise OutOfOrderRun(
                 f"cannot run {run_date}: the intake day {earlier} is not published ({path.name} {why})."
                 f" Days run in order: publish {earlier} first (relief run-day {earlier}, or its claims_daily run)."
@@ -93,7 +95,7 @@ def check_order(wh: Warehouse, inbox: Path, program: Program, day: dt.date) -> N
 
 def has_inputs(inbox: Path, day: dt.date) -> bool:
     """Whether any inbox file (claims, decisions, returns) came for the day."""
-    return any((inbox / inbox_file_name(kind, day)).exists() for kind in INBOX_KINDS)
+    return any(os.path.lexists(inbox / inbox_file_name(kind, day)) for kind in INBOX_KINDS)
 
 
 def _check_settlement_days_before(inbox: Path, program: Program, day: dt.date, runs: dict[str, str]) -> None:
@@ -119,7 +121,7 @@ def check_life(inbox: Path, program: Program, day: dt.date) -> None:
         raise ReliefError(
             f"{day} is outside the program's life ({program.intake_first_day}..{program.close_date}): nothing to run"
         )
-    if not program.in_window(day) and claims.exists():
+    if not program.in_window(day) and os.path.lexists(claims):
         raise InboxFileError(
             f"{claims.name} is for a day outside the intake window ({window}): refused, not read. Claims after the"
             " window are not part of this program; ask the intake team to withdraw the file."
@@ -133,16 +135,21 @@ def admit(wh: Warehouse, inbox: Path, program: Program, day: dt.date) -> bool:
     """
     if replaying(wh, inbox, program, day):
         return True
+    check_life(inbox, program, day)
+    check_open(wh, program, day)
+    check_order(wh, inbox, program, day)
+    return False
+
+
+def check_open(wh: Warehouse, program: Program, day: dt.date) -> None:
+    """After the program's close no day computes or pays."""
     with wh.begin() as conn:
         closed = Warehouse.rows(conn, "program_close", program=program.code)
-    check_life(inbox, program, day)
     if closed:
         raise ProgramClosed(
             f"cannot run {day}: the program {program.code} was closed on {closed[0]['closed_on']} by"
             f" {closed[0]['closed_by']}; no day computes or pays after the close"
         )
-    check_order(wh, inbox, program, day)
-    return False
 
 
 def replaying(wh: Warehouse, inbox: Path, program: Program, day: dt.date) -> bool:

@@ -15,6 +15,7 @@ import logging
 from sqlalchemy.engine import Connection
 
 from etl.core.clock import audit_now
+from etl.core.config import Program
 from etl.core.errors import ReliefError
 from etl.io.lock import writer
 from etl.io.warehouse import Warehouse
@@ -57,7 +58,7 @@ def _awaiting(day: dt.date, facts: dict) -> AwaitingApproval:
     )
 
 
-def record_decision(wh: Warehouse, day: dt.date, approved: bool, decided_by: str) -> dict:
+def record_decision(wh: Warehouse, day: dt.date, approved: bool, decided_by: str, reason: str = "") -> dict:
     """Record who approved or rejected the batch as it stands now; a rejection discards the day's results.
 
     A published day's decision is final: asking again returns it unchanged.
@@ -67,7 +68,7 @@ def record_decision(wh: Warehouse, day: dt.date, approved: bool, decided_by: str
             return _published_decision(wh, day)
         facts = batch_facts(wh, day)
         with wh.begin() as conn:
-            _decide(conn, day, facts, approved, decided_by)
+            _decide(conn, day, facts, approved, decided_by, reason)
     log.info(
         "%s payment batch %s by %s: %d payments, %d KRW",
         day,
@@ -79,33 +80,33 @@ def record_decision(wh: Warehouse, day: dt.date, approved: bool, decided_by: str
     return {**facts, "decision": "approved" if approved else "rejected", "decided_by": decided_by}
 
 
-def _decide(conn: Connection, day: dt.date, facts: dict, approved: bool, decided_by: str) -> None:
+def _decide(conn: Connection, day: dt.date, facts: dict, approved: bool, decided_by: str, reason: str) -> None:
     status = Warehouse.rows(conn, "day_run", run_date=day.isoformat())
     if not status or status[0]["status"] != "computed":
         raise ReliefError(f"{day}: no computed payment batch to decide on")
     event: audit.Event = {
         "event": "batch_approved" if approved else "batch_rejected",
         "amount_krw": facts["control_sum_krw"],
-        "detail": f"{facts['payments']} payments, batch sha256 {facts['batch_sha256']}",
+        "detail": f"{facts['payments']} payments, batch sha256 {facts['batch_sha256']}"
+        + (f"; reason: {reason}" if reason else ""),
     }
     audit.append(conn, day.isoformat(), str(status[0]["run_id"]), decided_by, [event])
-    Warehouse.run(conn, "delete_batch_approval", run_date=day.isoformat())
-    if approved:
-        Warehouse.run(
-            conn,
-            "insert_batch_approval",
-            run_date=day.isoformat(),
-            decision="approved",
-            decided_by=decided_by,
-            batch_sha256=facts["batch_sha256"],
-            payments=facts["payments"],
-            control_sum_krw=facts["control_sum_krw"],
-            decided_at=audit_now(),
-        )
-    else:
+    if not approved:
         # Leave the ledger as it was: the day's payments and business states go; its inputs stay staged.
         Warehouse.run(conn, "reset_day_results", run_date=day.isoformat())
         Warehouse.run(conn, "set_day_status", run_date=day.isoformat(), status="rejected", updated_at=audit_now())
+    Warehouse.run(conn, "delete_batch_approval", run_date=day.isoformat())
+    Warehouse.run(
+        conn,
+        "insert_batch_approval",
+        run_date=day.isoformat(),
+        decision="approved" if approved else "rejected",
+        decided_by=decided_by if approved else f"{decided_by}; reason: {reason or '(none given)'}",
+        batch_sha256=facts["batch_sha256"],
+        payments=facts["payments"],
+        control_sum_krw=facts["control_sum_krw"],
+        decided_at=audit_now(),
+    )
 
 
 def _published_decision(wh: Warehouse, day: dt.date) -> dict:
@@ -127,6 +128,44 @@ def approve_automatically(wh: Warehouse, program, day: dt.date) -> dict:
     if facts["payments"] == 0:
         return record_decision(wh, day, True, NOTHING_TO_APPROVE)
     raise _awaiting(day, facts)
+
+
+class NotAnApprover(ReliefError):
+    """Someone not named in the program's approval.approvers answered the approval."""
+
+
+class BatchRejected(ReliefError):
+    """A person rejected the day's batch: nothing was published (the run fails so it shows)."""
+
+
+def _responder(response: dict | None) -> tuple[str, str]:
+    user = (response or {}).get("responded_by_user") or {}
+    return str(user.get("name") or "?"), str(user.get("id") or "?")
+
+
+def record_airflow_approval(wh: Warehouse, program: Program, day: dt.date, response: dict | None) -> dict:
+    """An Approve answered in Airflow: recorded only when the person is one of the program's approvers."""
+    name, user_id = _responder(response)
+    if name not in program.approvers:
+        raise NotAnApprover(
+            f"{day}: {name} (Airflow user {user_id}) approved the batch but is not one of the program's approvers"
+            f" (approval.approvers: {', '.join(program.approvers) or 'none'}): nothing is published. An approver"
+            " must answer: clear approve_payment_batch to ask again."
+        )
+    return record_decision(wh, day, True, f"{name} (Airflow user {user_id})")
+
+
+def close_rejected_day(wh: Warehouse, day: dt.date, response: dict | None) -> str:
+    """After a Reject: record who and why, discard the batch, and fail (BatchRejected) so the run shows it."""
+    if days.is_published(wh, day):
+        return "published: nothing to discard"
+    name, user_id = _responder(response)
+    reason = str(((response or {}).get("params_input") or {}).get("reason") or "").strip()
+    record_decision(wh, day, False, f"{name} (Airflow user {user_id})", reason)
+    raise BatchRejected(
+        f"{day}: the payment batch was rejected by {name}: {reason or '(no reason given)'}. Nothing is published"
+        " and the ledger is as it was. Clear this run to compute the day again."
+    )
 
 
 def discard_unpublished_batch(wh: Warehouse, day: dt.date, decided_by: str) -> str:

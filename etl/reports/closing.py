@@ -115,3 +115,10 @@ def close_program(wh: Warehouse, root: Path, program: Program, closed_on: dt.dat
                               closed_by=closed_by, closed_at=closed_at)  # fmt: skip
     log.info("closed %s on %s: net paid %s KRW", program.code, as_of, f"{doc['totals']['net_paid_krw']:,}")
     return {"folder": str(folder), **doc["totals"]}
+
+
+def close_on_schedule(wh: Warehouse, root: Path, program: Program, day: dt.date) -> dict[str, Any]:
+    """claims_daily's last task: closes the program on its close date, does nothing on any other day."""
+    if day != program.close_date:
+        return {"closed": False, "close_date": program.close_date.isoformat()}
+    return {"closed": True, **close_program(wh, root, program, day, "claims_daily (scheduled close)")}

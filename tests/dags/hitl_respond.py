@@ -12,7 +12,7 @@ import sys
 import time
 
 
-def main(option: str, user: str, count: int, wait_s: int = 600) -> int:
+def main(option: str, user: str, count: int, reason: str = "", wait_s: int = 600) -> int:
     from airflow.api_fastapi.auth.managers.simple.user import SimpleAuthManagerUser
     from airflow.api_fastapi.core_api.datamodels.hitl import UpdateHITLDetailPayload
     from airflow.api_fastapi.core_api.routes.public.hitl import update_hitl_detail
@@ -35,7 +35,9 @@ def main(option: str, user: str, count: int, wait_s: int = 600) -> int:
                     dag_id=ti.dag_id,
                     dag_run_id=ti.run_id,
                     task_id=ti.task_id,
-                    update_hitl_detail_payload=UpdateHITLDetailPayload(chosen_options=[option], params_input={}),
+                    update_hitl_detail_payload=UpdateHITLDetailPayload(
+                        chosen_options=[option], params_input={"reason": reason} if reason else {}
+                    ),
                     user=SimpleAuthManagerUser(username=user, role="admin"),
                     session=session,
                 )
@@ -50,4 +52,5 @@ def main(option: str, user: str, count: int, wait_s: int = 600) -> int:
 
 if __name__ == "__main__":
     args = sys.argv[1:]
-    sys.exit(main(args[0], args[1] if len(args) > 1 else "kim.finance", int(args[2]) if len(args) > 2 else 1))
+    sys.exit(main(args[0], args[1] if len(args) > 1 else "kim.finance", int(args[2]) if len(args) > 2 else 1,
+                  args[3] if len(args) > 3 else ""))

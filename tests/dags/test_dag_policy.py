@@ -170,7 +170,7 @@ def test_dags_folder_holds_the_product_dags():
     assert "claims_daily.py" in names, f"dags/ holds {sorted(names)}"
 
 
-def test_claims_daily_schedule_covers_the_intake_window(dag_bag_of, program):
+def test_claims_daily_schedule_covers_the_program_from_the_window_to_the_close(dag_bag_of, program):
     import pendulum
     from airflow.serialization.encoders import coerce_to_core_timetable
     from airflow.timetables.base import TimeRestriction
@@ -180,12 +180,16 @@ def test_claims_daily_schedule_covers_the_intake_window(dag_bag_of, program):
     dag = the_dag(dag_bag_of, DAGS / "claims_daily.py")
     assert dag.catchup is True, "claims_daily must catch up: every intake day is processed, late or not"
     assert dag.max_active_runs == 1, "claims_daily runs one day at a time, in order"
-    assert (dag.default_args or {}).get("depends_on_past") is True
+    # Day order is the ledger's rule (check_day fails fast), not depends_on_past, which left a later run
+    # waiting in the only slot after a failed day.
+    assert not (dag.default_args or {}).get("depends_on_past")
+    assert dag.get_task("check_day").upstream_task_ids == set()
     assert dag.timezone.name == "Asia/Seoul"
-    start = pendulum.datetime(2022, 10, 16, tz="Asia/Seoul")
-    end = pendulum.datetime(2022, 11, 3, tz="Asia/Seoul")
-    assert dag.start_date == start, f"start_date {dag.start_date} is not 2022-10-16 00:00 KST"
-    assert dag.end_date == end, f"end_date {dag.end_date} is not 2022-11-03 00:00 KST"
+    first, close = program.intake_first_day, program.close_date
+    start = pendulum.datetime(first.year, first.month, first.day, tz="Asia/Seoul")
+    end = pendulum.datetime(close.year, close.month, close.day, tz="Asia/Seoul")
+    assert dag.start_date == start, f"start_date {dag.start_date} is not {first} 00:00 KST"
+    assert dag.end_date == end, f"end_date {dag.end_date} is not the program's close, {close} 00:00 KST"
 
     # Walk the timetable as the scheduler does (catchup from start_date to end_date).
     timetable = coerce_to_core_timetable(dag.timetable)
@@ -198,12 +202,13 @@ def test_claims_daily_schedule_covers_the_intake_window(dag_bag_of, program):
         if info is None:
             break
         runs.append(info)
-        assert len(runs) <= 100, "the timetable does not stop at end_date"
-    assert len(runs) == 19, f"{len(runs)} runs in the window, expected 19"
+        assert len(runs) <= 400, "the timetable does not stop at end_date"
+    assert len(runs) == (close - first).days + 1, f"{len(runs)} runs, expected one a day to the close"
 
     # Each scheduled run's logical date (its interval's start) is the program day it processes.
     days = [run_day_of(r.data_interval.start, r.run_after, program.timezone) for r in runs]
-    assert days == program.intake_days(), "the DAG's runs and the program's intake window disagree"
+    assert days[:19] == program.intake_days(), "the DAG's runs and the program's intake window disagree"
+    assert days[-1] == close
     assert all(r.data_interval.start.in_timezone("Asia/Seoul").hour == 0 for r in runs)
 
 
@@ -212,4 +217,4 @@ def test_claims_daily_sensor_does_not_hold_a_worker(dag_bag_of):
     sensor = dag.get_task("wait_for_claims_file")
     assert sensor.mode == "reschedule", "a sensor waiting hours for a file must free its worker slot between pokes"
     assert 0 < sensor.timeout <= 24 * 3600, "the sensor must give up (and name the file) at some point"
-    assert dag.get_task("stage_claims").upstream_task_ids == {"wait_for_claims_file"}
+    assert dag.get_task("stage_claims").upstream_task_ids == {"wait_for_claims_file", "check_day"}

@@ -26,9 +26,22 @@ SMALL = make_brn(902)  # loss 100,000: the 30,000 tier
 
 
 @pytest.fixture
-def manual_approval() -> Path:
-    """The 1015 program as shipped: automatic approval off (the tests' demo overlay switches it on)."""
-    return DEFAULT_PROGRAM_FILE
+def manual_approval(tmp_path) -> Path:
+    """The 1015 program as shipped (automatic approval off), with kim.finance among its approvers."""
+    overlay = tmp_path / "manual.toml"
+    overlay.write_text(f'extends = "{DEFAULT_PROGRAM_FILE}"\n\n[approval]\nauto_approve_payments = false\n'
+                       'approvers = ["admin", "kim.finance"]\n', encoding="utf-8")
+    return overlay
+
+
+def test_someone_not_named_as_an_approver_cannot_release_a_batch(airflow_home, ws):
+    """The shipped config names only admin: an approval by kim.finance fails the run and publishes nothing."""
+    airflow_home.extra_env["RELIEF_PROGRAM"] = str(DEFAULT_PROGRAM_FILE)
+    ws.deliver("2022-10-15", [claim(receipt_no="M2", business_reg_no=SMALL, claimed_loss_krw=100_000)])
+    run, _ = run_with_approvals(airflow_home, "2022-10-15", "2022-10-15", approvals=1)
+    assert run.states == {"2022-10-15": "failed"}, run.tail()
+    assert "is not one of the program's approvers" in run.tail()
+    assert not (ws.settings.outbox / "payments" / "2022-10-15").exists()
 
 
 def run_with_approvals(af: AirflowHome, first: str, last: str, approvals: int):
@@ -104,14 +117,17 @@ def test_review_approval_payment_return_and_repayment_through_airflow(airflow_ho
     assert c["returned"] == {"count": 1, "krw": 700_000}
     assert c["outstanding"] == {"count": 1, "krw": 700_000}
     assert c["issued"]["krw"] == c["settled"]["krw"] + c["returned"]["krw"] + c["outstanding"]["krw"]
-    assert ws.summary("2022-10-18")["cumulative"]["paid_krw"] == 1_430_000  # issued, incl. the returned one
+    # Issue 10: paid_krw is net of returns (it counted the returned 700,000 as paid); issued stands beside it.
+    cumulative = ws.summary("2022-10-18")["cumulative"]
+    assert (cumulative["paid_krw"], cumulative["issued"]["krw"], cumulative["returned"]["krw"]) == (
+        730_000, 1_430_000, 700_000)
 
 
 def test_a_rejected_batch_publishes_nothing_through_airflow(airflow_home, ws, manual_approval):
     airflow_home.extra_env["RELIEF_PROGRAM"] = str(manual_approval)
     ws.deliver("2022-10-15", [claim(receipt_no="J1", business_reg_no=SMALL)])
     responder = subprocess.Popen(
-        [sys.executable, str(HITL_RESPOND), "Reject", "park.finance", "1"],
+        [sys.executable, str(HITL_RESPOND), "Reject", "park.finance", "1", "payee names do not match the claims"],
         env=airflow_home.env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     try:
@@ -126,3 +142,8 @@ def test_a_rejected_batch_publishes_nothing_through_airflow(airflow_home, ws, ma
     with Warehouse(ws.settings.db_url).begin() as conn:
         assert Warehouse.rows(conn, "day_payments", run_date="2022-10-15") == []  # the ledger as it was
         assert Warehouse.rows(conn, "day_run", run_date="2022-10-15")[0]["status"] == "rejected"
+        decision = Warehouse.rows(conn, "batch_approval", run_date="2022-10-15")[0]
+    # The rejection shows: the run fails (close_day), with who and why, kept in the warehouse.
+    assert run.states == {"2022-10-15": "failed"}, run.tail()
+    assert "rejected by park.finance: payee names do not match the claims" in run.tail()
+    assert decision["decision"] == "rejected" and "payee names do not match the claims" in decision["decided_by"]

@@ -14,7 +14,7 @@ def test_a_valid_business_claim_is_normalised(services):
     assert row["claimant_key"] == "2118607719"
     assert row["business_reg_no"] == "2118607719"
     assert row["account_no"] == "110432118290"
-    assert row["received_at"] == "2022-10-16T01:00:00.000000Z"
+    assert row["received_at"] == "2022-10-15T01:00:00.000000Z"  # the builder's 10:00 KST on the outage's day
     assert row["claimed_loss_krw"] == 100000
     assert row["kakao_corp"] is True and row["operator"] == "Kakao Corp"
 

@@ -41,6 +41,7 @@ class Context:
         self.days = program.intake_days()
         self.n_days = len(self.days)
         self.dates = [d.isoformat() for d in self.days]
+        self.outage_date = program.outage_date
         self.table = scaled_table(scale)
         self.cells = list(self.table)
         self.cell_of = {(c.kakao, c.ctype, c.damage): c for c in self.cells}

@@ -4,18 +4,28 @@ A kind is a reason code, optionally "/variant", per way a row can be broken; tog
 every reason of etl.claims.REASONS (the tests check that each one comes out of the parser). A
 malformed row's other fields are plain (no quotes, commas or line breaks) so that broken quoting
 never reaches into the next row, and every check before the broken one passes.
+
+The kinds are drawn from `DRAWN_KINDS`; the `ADDED_KINDS` (the bounds the parser gained later) then
+take the place of a few rows of the most frequent reasons. A row of an added kind makes the same draws
+as the row it replaces, so the random stream, and with it every other row of the inbox, is as before.
 """
 
 from __future__ import annotations
 
+import base64
+import datetime as dt
+from collections import Counter
+
 from etl.claims.identifiers import brn_check_digit
+from etl.claims.parse import FIELD_LIMITS, MAX_AMOUNT_KRW
+from etl.io.csvfile import MAX_RECORD_BYTES
 from etl.synth.claims.context import Context
 from etl.synth.claims.descriptions import plain_descriptions, quote
 from etl.synth.claims.identities import SHOP_KINDS, SHOP_PREFIXES, account_no, brn
 
 # The kinds are grouped by reason (one line each): not reformatted.
 # fmt: off
-MALFORMED_KINDS: tuple[str, ...] = (
+DRAWN_KINDS: tuple[str, ...] = (
     "invalid_utf8/name", "invalid_utf8/description",
     "bad_quoting/mid_field", "bad_quoting/after_close", "bad_quoting/unterminated",
     "bad_quoting/unterminated_multiline",
@@ -32,7 +42,28 @@ MALFORMED_KINDS: tuple[str, ...] = (
     "no_claimant_key/none", "no_claimant_key/landline",
     "bad_bank_details/short_code", "bad_bank_details/no_code", "bad_bank_details/letters",
 )
+ADDED_KINDS: tuple[str, ...] = (
+    "record_too_long",
+    "control_character/tab", "control_character/bare_cr", "control_character/nul",
+    "field_too_long/name", "field_too_long/phone", "field_too_long/description",
+    "received_at_out_of_range/next_day", "received_at_out_of_range/before_outage",
+    "amount_too_large/zeros", "amount_too_large/int64",
+)
+# The drawn kinds an added kind may replace: a small business's row, broken without a draw of its own,
+# with a receipt_no of its own (unlike missing_receipt_no, which takes no number of the day's sequence).
+DONOR_KINDS: tuple[str, ...] = (
+    "invalid_utf8/name", "invalid_utf8/description",
+    "bad_quoting/mid_field", "bad_quoting/after_close", "bad_quoting/unterminated",
+    "bad_quoting/unterminated_multiline",
+    "wrong_field_count/short", "wrong_field_count/unquoted_comma",
+    "unknown_service/empty", "missing_amount", "bad_amount/thousands", "bad_amount/decimal", "negative_amount",
+    "missing_business_reg_no",
+    "bad_bank_details/short_code", "bad_bank_details/no_code", "bad_bank_details/letters",
+)
 # fmt: on
+MALFORMED_KINDS = DRAWN_KINDS + ADDED_KINDS
+ADDED_EVERY = 200  # each added kind once per this many malformed rows (at least once when there is room)
+ONE_PER_RUN = frozenset({"record_too_long"})  # a row over 16 MiB: one is enough, whatever the scale
 UNKNOWN_SERVICES = ("kakao_cloud", "kakaotalk2", "naver_pay", "kakao_i", "카카오톡")
 
 
@@ -71,17 +102,25 @@ class MalformedRows:
         self.unknown_services = [s for s in UNKNOWN_SERVICES if s not in ctx.catalogue] or ["no_such_service"]
 
     def kinds(self, total: int) -> list[str]:
-        """Every kind once (when there is room), the rest drawn at random, in random order."""
+        """Every drawn kind once (when there is room), the rest drawn at random, in random order; then,
+        when there is room for every kind, the added kinds in place of some of the most frequent reasons."""
         rng = self.rng
-        kinds = rng.sample(MALFORMED_KINDS, min(total, len(MALFORMED_KINDS)))
-        kinds += [rng.choice(MALFORMED_KINDS) for _ in range(total - len(kinds))]
+        kinds = rng.sample(DRAWN_KINDS, min(total, len(DRAWN_KINDS)))
+        kinds += [rng.choice(DRAWN_KINDS) for _ in range(total - len(kinds))]
         rng.shuffle(kinds)
+        if total >= len(MALFORMED_KINDS):
+            _replace_donors(kinds)
         return kinds
 
     def line(self, kind: str, receipt: str, day: int, tsec: int) -> bytes:
         """A row broken in exactly one way (`kind`), received on `day` at `tsec`."""
         row = self._plain_row(kind.startswith("no_claimant_key"), receipt, day, tsec)
-        if not (self._break_syntax(kind, row) or self._break_header(kind, row) or self._break_values(kind, row)):
+        if not (
+            self._break_syntax(kind, row)
+            or self._break_header(kind, row)
+            or self._break_values(kind, row)
+            or self._break_bounds(kind, row)
+        ):
             raise AssertionError(kind)
         return row.encode()
 
@@ -206,3 +245,80 @@ class MalformedRows:
         else:
             return False
         return True
+
+    def _break_bounds(self, kind: str, row: _Row) -> bool:
+        """Breaks of the parser's bounds: record size, control characters, field lengths, the received_at
+        range and the amount ceiling. They take no draw (see the module's docstring)."""
+        fields, date = row.fields, row.date
+        h, m, s = row.hms
+        if kind == "record_too_long":  # a screenshot pasted into the description as a data URI
+            fields[15] = "스크린샷 첨부합니다 data:image/png;base64," + _base64_blob(MAX_RECORD_BYTES)
+        elif kind == "control_character/tab":  # two spreadsheet cells pasted into one field
+            fields[4] = f"{fields[4]}\t{fields[14]}"
+        elif kind == "control_character/bare_cr":  # an old Mac line end, outside quotes
+            row.raw[14] = fields[14] + "\r"
+        elif kind == "control_character/nul":  # a fixed-width export's NUL padding
+            fields[15] += "\x00" * 4
+        elif kind == "field_too_long/name":
+            fields[4] = _over(FIELD_LIMITS["claimant_name"], fields[4], _NAME_FILLER)
+        elif kind == "field_too_long/phone":
+            shop = f" 또는 가게 전화 02-{row.first9[:3]}-{row.first9[3:7]}"
+            fields[6] = _over(FIELD_LIMITS["phone"], fields[6], (shop, " (평일 낮에만 받습니다)"))
+        elif kind == "field_too_long/description":
+            fillers = tuple(" " + d for d in self.plain_descriptions)
+            fields[15] = _over(FIELD_LIMITS["description"], "피해 내역을 날마다 적었습니다.", fillers)
+        elif kind == "received_at_out_of_range/next_day":  # a device clock a day ahead
+            later = dt.date.fromisoformat(date) + dt.timedelta(days=1)
+            fields[1] = f"{later}T{h:02d}:{m:02d}:{s:02d}+09:00"
+        elif kind == "received_at_out_of_range/before_outage":
+            earlier = self.ctx.outage_date - dt.timedelta(days=1)
+            fields[1] = f"{earlier}T{h:02d}:{m:02d}:{s:02d}+09:00"
+        elif kind == "amount_too_large/zeros":  # zeros held down: one digit more than the ceiling has
+            fields[11] = str(row.amount).ljust(len(str(MAX_AMOUNT_KRW)) + 1, "0")
+        elif kind == "amount_too_large/int64":  # past SQLite's 64-bit integers
+            fields[11] = str(2**63)
+        else:
+            return False
+        return True
+
+
+_NAME_FILLER = (
+    " (서울특별시 마포구 월드컵북로 12길 34 지하 1층",
+    " / 영업시간 매일 오전 10시부터 오후 10시까지",
+    " / 배달 전문 / 포장 할인 / 단체 주문 환영)",
+)
+
+
+def _over(limit: int, text: str, fillers: tuple[str, ...]) -> str:
+    """`text` followed by the fillers, in turn and again, until it is longer than `limit` characters."""
+    i = 0
+    while len(text) <= limit:
+        text += fillers[i % len(fillers)]
+        i += 1
+    return text
+
+
+def _base64_blob(size: int) -> str:
+    """Base64 text (no comma, quote or line break) of more than `size` characters, the same every time."""
+    n = size * 3 // 4 + 3
+    data = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * (n // 256 + 1)
+    return base64.b64encode(data[:n]).decode("ascii")
+
+
+def _replace_donors(kinds: list[str]) -> None:
+    """Put the added kinds in place of donor kinds, in turn, each time taking the last row of the most
+    frequent donor kind of the most frequent reason (never a kind's only row)."""
+    rounds = max(1, len(kinds) // ADDED_EVERY)
+    wanted = [k for r in range(rounds) for k in ADDED_KINDS if r == 0 or k not in ONE_PER_RUN]
+    count = Counter(kinds)
+    reasons = Counter(k.split("/")[0] for k in kinds)
+    for added in wanted:
+        donors = [k for k in DONOR_KINDS if count[k] > 1]
+        if not donors:
+            return
+        donor = max(donors, key=lambda k: (reasons[k.split("/")[0]], count[k]))
+        kinds[len(kinds) - 1 - kinds[::-1].index(donor)] = added
+        count[donor] -= 1
+        count[added] += 1
+        reasons[donor.split("/")[0]] -= 1
+        reasons[added.split("/")[0]] += 1

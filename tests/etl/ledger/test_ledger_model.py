@@ -19,10 +19,10 @@ business's entitlement from scratch from every claim delivered so far:
   exactly to the day's entitlement, net paid never exceeds the highest entitlement the business ever
   had, and a business with usable bank details is paid at least its entitlement.
 
-Two choices the model makes where CONTRACT.md leaves room, as README ("The rules as implemented") and
-`decisions_errors.csv` document them: a council decision is applied only when its business is under
-review that day (loss over 500,000 KRW), otherwise refused (`not_under_review`); a bank result is
-final (the machine sends at most one per payment).
+Council decisions: one on a business with a claim on file is recorded whatever its state that day, and
+the latest decided_at stands whenever the business is, or later becomes, over the review threshold; one
+on an unknown key is refused. A bank result is final (the machine sends at most one per payment).
+summary.json's payments and paid_krw are net of returns (issued less returned), day and cumulative.
 
 Accounts, phones and holders are distinct per business, so the fraud holds never fire here.
 
@@ -709,8 +709,7 @@ class LedgerMachine(RuleBasedStateMachine):
         applied = {k: list(v) for k, v in self.applied.items()}
         for line, d in enumerate(box.decisions, start=2):
             key = d["claimant_key"]
-            known = any(c.key == key for c in eff.values())
-            if known and business_view(key, eff, [], set()).loss > REVIEW_THRESHOLD:
+            if any(c.key == key for c in eff.values()):  # a known business: recorded whatever its state
                 at = dt.datetime.fromisoformat(d["decided_at"])
                 amount = int(d["approved_amount_krw"]) if d["approved_amount_krw"] else None
                 applied.setdefault(key, []).append(DecisionRow(key, d["decision"], amount, at, day, line))
@@ -781,12 +780,24 @@ class LedgerMachine(RuleBasedStateMachine):
                 day_counts["accepted" if KAKAO_CORP[c.spec.service] else "excluded"] += 1
             seen.add(r)
         day_counts["reports_received"] = len(seen - earlier_receipts)
-        day_counts["payments"] = len(actual)
-        day_counts["paid_krw"] = sum(int(p["amount_krw"]) for p in actual)
         cumulative = self.cumulative + day_counts
+        # Money: net of returns (issued less returned), for the day and to date.
+        returned_today = [pid for pid, status, _ in box.returns if pid in self.payments and status == "returned"]
+        issued_all = [*self.payments.values(), *actual]
+        returned_all = [p for p in issued_all if results.get(p["payment_id"]) == "returned"]
+
+        def money(issued: list[dict], returned: list[dict]) -> dict:
+            i = {"count": len(issued), "krw": sum(int(p["amount_krw"]) for p in issued)}
+            r = {"count": len(returned), "krw": sum(int(p["amount_krw"]) for p in returned)}
+            net = {"count": i["count"] - r["count"], "krw": i["krw"] - r["krw"]}
+            return {"payments": net["count"], "paid_krw": net["krw"], "issued": i, "returned": r, "net": net}
+
+        for scope, expected_money in (("day", money(actual, [self.payments[p] for p in returned_today])),
+                                      ("cumulative", money(issued_all, returned_all))):  # fmt: skip
+            got = {k: summary[scope][k] for k in expected_money}
+            assert got == expected_money, f"{ds}: summary.json {scope} money {got}, model {expected_money}"
         kakao = [c for c in eff.values() if KAKAO_CORP[c.spec.service]]
-        for name in ("rows_received", "accepted", "duplicates", "excluded", "quarantined", "reports_received",
-                     "payments", "paid_krw"):  # fmt: skip
+        for name in ("rows_received", "accepted", "duplicates", "excluded", "quarantined", "reports_received"):
             assert summary["day"][name] == day_counts[name], (ds, "day", name, summary["day"], dict(day_counts))
             assert summary["cumulative"][name] == cumulative[name], (ds, "cumulative", name, summary["cumulative"])
         assert summary["cumulative"]["reports_kakao"] == len(kakao), (ds, summary["cumulative"])
@@ -804,7 +815,8 @@ class LedgerMachine(RuleBasedStateMachine):
         queue = {k for k, v in views.items() if v.status == "review_pending" and v.counted}
         published_queue = {r["claimant_key"] for r in self.ws.csv_rows("reviews", ds, "review_queue.csv")}
         assert published_queue == queue, f"{ds}: review queue {sorted(published_queue)}, model {sorted(queue)}"
-        owed = {k: v.entitlement - net_after[k] for k, v in views.items() if v.entitlement - net_after[k] > 0}
+        owed = {k: v.entitlement - net_after[k] for k, v in views.items()
+                if v.entitlement - net_after[k] > 0 and v.bank is None}  # fmt: skip
         assert summary["open"]["awaiting_bank_details"] == len(owed), (ds, summary["open"], owed)
         assert summary["open"]["awaiting_bank_details_krw"] == sum(owed.values()), (ds, summary["open"], owed)
 

@@ -9,6 +9,7 @@ generator's own bookkeeping, and then check that its `expected` summary agrees.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
 import re
 import statistics
@@ -18,12 +19,12 @@ from pathlib import Path
 
 import pytest
 
+from etl.claims.identifiers import normalise_phone
 from etl.claims.parse import CLAIM_COLUMNS, REASONS, damage_category, load_services, parse_claims_file
 from etl.cli import main as relief
 from etl.core.config import DEFAULT_PROGRAM_FILE, Program, load_program
 from etl.io.csvfile import read_records
 from etl.synth.claims import AFFILIATE_TABLE, KAKAO_TABLE, generate_claims, scaled_table
-from etl.claims.identifiers import normalise_phone
 
 # PROGRAM.md, "The claims that came in", and the joint table of the brief.
 PROGRAM_TABLE = {
@@ -85,8 +86,9 @@ def _generate_and_parse(inbox: Path, program: Program, scale: float, seed: int) 
     summary = generate_claims(inbox, program, scale=scale, seed=seed)
     services = load_services(program.services_path)
     parsed = Parsed(summary, [inbox / f"claims_{d:%Y%m%d}.csv" for d in program.intake_days()])
-    for d, path in enumerate(parsed.files):
-        day = parse_claims_file(path, services)
+    for d, (path, date) in enumerate(zip(parsed.files, program.intake_days())):
+        # As the pipeline parses them (etl.claims.stage): received_at within the file's day and the outage's.
+        day = parse_claims_file(path, services, day=date, outage_date=program.outage_date)
         parsed.days.append(day.rows)
         parsed.quarantined += [dict(q, day=d) for q in day.quarantined]
         parsed.rows_received += day.rows_received
@@ -173,7 +175,9 @@ def test_redeliveries_keep_their_category_and_receipts_are_unique_per_report(sca
             deliveries[row["receipt_no"]].append(row)
     for receipt, rows in deliveries.items():
         if len(rows) > 1:
-            cats = {(r["kakao_corp"], r["claimant_type"], damage_category(r), r["claimant_key"], r["service"]) for r in rows}
+            cats = {
+                (r["kakao_corp"], r["claimant_type"], damage_category(r), r["claimant_key"], r["service"]) for r in rows
+            }
             assert len(cats) == 1, (receipt, rows)
     assert all(re.fullmatch(r"R\d{8}\d{6}", r) for r in deliveries)
 
@@ -247,7 +251,9 @@ def test_identifier_forms(raw_fields, effective):
     phones = [f[col["phone"]] for f in raw_fields if f[col["phone"]]]
     for form, pattern in PHONE_FORMS.items():
         assert any(pattern.fullmatch(p) for p in phones), form
-    individual_phones = [f[col["phone"]] for f in raw_fields if f[col["claimant_type"]] == "individual" and f[col["phone"]]]
+    individual_phones = [
+        f[col["phone"]] for f in raw_fields if f[col["claimant_type"]] == "individual" and f[col["phone"]]
+    ]
     assert all(normalise_phone(p) for p in individual_phones)
     accounts = [f[col["account_no"]] for f in raw_fields if f[col["account_no"]]]
     assert any("-" in a for a in accounts) and any("-" not in a for a in accounts)
@@ -358,10 +364,12 @@ def test_redeliveries_on_later_days_some_adding_bank_details(scale1):
                 same_day += 1
             if first[1]["bank_code"] is None and r["bank_code"] is not None:
                 adds_bank += 1
-                assert {k: v for k, v in r.items() if k not in ("bank_code", "account_no", "account_holder", "line_no")} == \
-                    {k: v for k, v in first[1].items() if k not in ("bank_code", "account_no", "account_holder", "line_no")}
+                bank = ("bank_code", "account_no", "account_holder", "line_no")
+                assert {k: v for k, v in r.items() if k not in bank} == \
+                    {k: v for k, v in first[1].items() if k not in bank}
             elif r["bank_code"] == first[1]["bank_code"]:
-                assert {k: v for k, v in r.items() if k != "line_no"} == {k: v for k, v in first[1].items() if k != "line_no"}
+                assert {k: v for k, v in r.items() if k != "line_no"} == \
+                    {k: v for k, v in first[1].items() if k != "line_no"}
     assert later_day > 0 and same_day > 0 and adds_bank > 0
 
 
@@ -380,4 +388,4 @@ def test_days_tail_off_and_timestamps_fall_on_the_file_day(scale1):
                 assert received <= day, r
         fresh.append(n)
     assert fresh[0] == max(fresh) and fresh[0] > 3 * fresh[-1] > 0
-    assert all(a >= b for a, b in zip(fresh[:8], fresh[1:9])), "tailing off over the first days"
+    assert all(a >= b for a, b in itertools.pairwise(fresh[:9])), "tailing off over the first days"

@@ -9,6 +9,7 @@ import datetime as dt
 import shutil
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -74,7 +75,7 @@ def published(window, tmp_path) -> Workspace:
     return Workspace(tmp_path, f"sqlite:///{tmp_path / 'warehouse.sqlite'}")
 
 
-def _generate(ws: Workspace, program, **kwargs) -> dict:
+def _generate(ws: Workspace, program, **kwargs) -> dict[str, Any]:
     return dict(generate_settlement(ws.settings.inbox, ws.settings.outbox, program, **kwargs))
 
 
@@ -104,14 +105,16 @@ def test_same_seed_same_bytes_and_a_rerun_changes_nothing(published, program, tm
     summary = _generate(published, program)
     other = Workspace(tmp_path_factory.mktemp("other"), "sqlite://")
     shutil.copytree(published.settings.outbox, other.settings.outbox)
-    again = dict(generate_settlement(other.settings.inbox, other.settings.outbox, program))
+    again: dict[str, Any] = dict(generate_settlement(other.settings.inbox, other.settings.outbox, program))
     assert {**again, "inbox": ""} == {**summary, "inbox": ""}
     for kind in ("decisions", "returns"):
         assert _inbox_files(published, kind) == _inbox_files(other, kind)
     assert set(summary["files"]) == set(_inbox_files(published, "decisions")) | set(_inbox_files(published, "returns"))
     rerun = _generate(published, program)  # the same files already there: left alone, no error
     assert rerun["unchanged"] == sorted(summary["files"])
-    different = dict(generate_settlement(other.settings.inbox / "x", other.settings.outbox, program, seed=7))
+    different: dict[str, Any] = dict(
+        generate_settlement(other.settings.inbox / "x", other.settings.outbox, program, seed=7)
+    )
     assert different["files"].keys() == summary["files"].keys()
     assert _inbox_files(published, "decisions") != {
         p.name: p.read_bytes() for p in sorted((other.settings.inbox / "x").glob("decisions_*.csv"))
@@ -193,9 +196,9 @@ def test_every_business_in_the_review_queue_is_decided_and_one_approval_is_over_
         if d["decision"] == "rejected":
             assert d["approved_amount_krw"] is None
 
-    first, *rest = files
-    assert Counter(e["reason"] for e in errors[first]) == {"malformed_row": 1, "bad_amount": 1}
-    assert not any(errors[n] for n in rest)
+    first_file, *later_files = files
+    assert Counter(e["reason"] for e in errors[first_file]) == {"malformed_row": 1, "bad_amount": 1}
+    assert not any(errors[n] for n in later_files)
     assert summary["planted_decision_errors"] == {"malformed": 2, "unknown_claimant": 1}
 
 
