@@ -47,7 +47,7 @@ def duckdb_reference(inbox: Path) -> float:
     con = duckdb.connect()
     con.execute(
         f"""
-        create table services as select * from read_csv('{REPO / 'programs' / 'kakao_1015_services.csv'}');
+        create table services as select * from read_csv('{REPO / "programs" / "kakao_1015_services.csv"}');
         create table raw as
         select *, filename from read_csv('{inbox}/claims_*.csv', all_varchar = true, ignore_errors = true,
                                          filename = true, strict_mode = false);
@@ -70,11 +70,18 @@ def duckdb_reference(inbox: Path) -> float:
 def bench_scale(scale: float, per_day: bool) -> dict:
     with tempfile.TemporaryDirectory(prefix=f"relief-bench-{scale}-") as tmp:
         tmp = Path(tmp)
-        env = {**os.environ, "RELIEF_INBOX": str(tmp / "inbox"), "RELIEF_OUTBOX": str(tmp / "outbox"),
-               "RELIEF_DB_URL": f"sqlite:///{tmp / 'warehouse.sqlite'}", "GX_ANALYTICS_ENABLED": "False",
-               # unattended: the demo overlay (approval off); the shipped program waits for a person
-               "RELIEF_PROGRAM": os.environ.get("RELIEF_PROGRAM") or str(REPO / "programs" / "kakao_1015_demo.toml")}
-        gen_wall, gen_rss, out = run_measured([RELIEF, "generate", "claims", "--scale", str(scale), "--seed", "1015"], env)
+        env = {
+            **os.environ,
+            "RELIEF_INBOX": str(tmp / "inbox"),
+            "RELIEF_OUTBOX": str(tmp / "outbox"),
+            "RELIEF_DB_URL": f"sqlite:///{tmp / 'warehouse.sqlite'}",
+            "GX_ANALYTICS_ENABLED": "False",
+            # unattended: the demo overlay (approval off); the shipped program waits for a person
+            "RELIEF_PROGRAM": os.environ.get("RELIEF_PROGRAM") or str(REPO / "programs" / "kakao_1015_demo.toml"),
+        }
+        gen_wall, gen_rss, out = run_measured(
+            [RELIEF, "generate", "claims", "--scale", str(scale), "--seed", "1015"], env
+        )
         generated = json.loads(out)
         rows = sum(p.stat().st_size for p in (tmp / "inbox").glob("claims_*.csv"))
         from etl.core.config import load_program
@@ -89,15 +96,22 @@ def bench_scale(scale: float, per_day: bool) -> dict:
         for r in results:
             for stage, secs in r["seconds"].items():
                 stages[stage] += secs
-        report = {"scale": scale, "rows": rows_received, "inbox_mib": round(rows / 2**20, 1),
-                  "generate_s": round(gen_wall, 2), "generate_rss_mib": round(gen_rss),
-                  "window_one_process_s": round(wall, 2), "rows_per_s": round(rows_received / wall),
-                  "peak_rss_mib": round(rss), "stages_s": {k: round(v, 2) for k, v in stages.items()},
-                  "payments": sum(r["payments"] for r in results),
-                  "expected": generated.get("expected")}
+        report = {
+            "scale": scale,
+            "rows": rows_received,
+            "inbox_mib": round(rows / 2**20, 1),
+            "generate_s": round(gen_wall, 2),
+            "generate_rss_mib": round(gen_rss),
+            "window_one_process_s": round(wall, 2),
+            "rows_per_s": round(rows_received / wall),
+            "peak_rss_mib": round(rss),
+            "stages_s": {k: round(v, 2) for k, v in stages.items()},
+            "payments": sum(r["payments"] for r in results),
+            "expected": generated.get("expected"),
+        }
 
         if per_day:
-            for p in (tmp / "outbox", ):
+            for p in (tmp / "outbox",):
                 subprocess.run(["rm", "-rf", str(p)], check=True)
             (tmp / "warehouse.sqlite").unlink()
             total, peak = 0.0, 0.0
@@ -128,9 +142,11 @@ def main() -> int:
     print("\n| scale | rows | window, 1 process | rows/s | peak RSS | 19 processes | DuckDB count (ref) | ratio |")
     print("|---|---|---|---|---|---|---|---|")
     for r in reports:
-        print(f"| {r['scale']:g} | {r['rows']:,} | {r['window_one_process_s']} s | {r['rows_per_s']:,} |"
-              f" {r['peak_rss_mib']} MiB | {r.get('window_19_processes_s', '-')} s |"
-              f" {r['reference_duckdb_count_s']} s | {r['ratio_to_reference']}x |")
+        print(
+            f"| {r['scale']:g} | {r['rows']:,} | {r['window_one_process_s']} s | {r['rows_per_s']:,} |"
+            f" {r['peak_rss_mib']} MiB | {r.get('window_19_processes_s', '-')} s |"
+            f" {r['reference_duckdb_count_s']} s | {r['ratio_to_reference']}x |"
+        )
     out = REPO / "bench" / "out"
     out.mkdir(exist_ok=True)
     (out / "claims_window.json").write_text(json.dumps(reports, indent=2))

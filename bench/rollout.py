@@ -62,8 +62,9 @@ def timed(cmd: list[str], workdir: Path, env: dict | None = None) -> dict:
     """
     os.sync()
     tfile = workdir / "time.txt"
-    proc = subprocess.run(["/usr/bin/time", "-f", "%e %M", "-o", str(tfile), *cmd], capture_output=True, text=True,
-                          env=env)
+    proc = subprocess.run(
+        ["/usr/bin/time", "-f", "%e %M", "-o", str(tfile), *cmd], capture_output=True, text=True, env=env
+    )
     if proc.returncode != 0:
         raise SystemExit(f"failed: {' '.join(cmd)}\n{proc.stderr[-4000:]}")
     wall, rss_kb = tfile.read_text().split()[-2:]
@@ -79,7 +80,8 @@ def scaled_program(workdir: Path, n: int) -> tuple[Path, int]:
     folder.mkdir(parents=True, exist_ok=True)
     text = Path(program.path).read_text(encoding="utf-8")
     (folder / "kakao_1015.toml").write_text(
-        text.replace(f"talk_drawer_cap = {program.talk_drawer_cap}", f"talk_drawer_cap = {cap}"), encoding="utf-8")
+        text.replace(f"talk_drawer_cap = {program.talk_drawer_cap}", f"talk_drawer_cap = {cap}"), encoding="utf-8"
+    )
     shutil.copy(program.services_path, folder / program.services_path.name)
     return folder / "kakao_1015.toml", cap
 
@@ -88,13 +90,17 @@ def check_same(ours: Path, duck: Path) -> dict:
     import duckdb
 
     con = duckdb.connect()
-    q = (f"SELECT count(*) FROM ((SELECT * FROM read_csv('{ours}/part-*.csv', header=true, all_varchar=true)"
-         f" EXCEPT ALL SELECT * FROM read_csv('{duck}', header=true, all_varchar=true))"
-         f" UNION ALL (SELECT * FROM read_csv('{duck}', header=true, all_varchar=true)"
-         f" EXCEPT ALL SELECT * FROM read_csv('{ours}/part-*.csv', header=true, all_varchar=true)))")
+    q = (
+        f"SELECT count(*) FROM ((SELECT * FROM read_csv('{ours}/part-*.csv', header=true, all_varchar=true)"
+        f" EXCEPT ALL SELECT * FROM read_csv('{duck}', header=true, all_varchar=true))"
+        f" UNION ALL (SELECT * FROM read_csv('{duck}', header=true, all_varchar=true)"
+        f" EXCEPT ALL SELECT * FROM read_csv('{ours}/part-*.csv', header=true, all_varchar=true)))"
+    )
     diff = con.execute(q).fetchone()[0]
-    rows, td = con.execute(f"SELECT count(*), count(*) FILTER (bundle_code = 'relief_base_td')"
-                           f" FROM read_csv('{duck}', header=true, all_varchar=true)").fetchone()
+    rows, td = con.execute(
+        f"SELECT count(*), count(*) FILTER (bundle_code = 'relief_base_td')"
+        f" FROM read_csv('{duck}', header=true, all_varchar=true)"
+    ).fetchone()
     return {"differences": diff, "rows": rows, "relief_base_td": td}
 
 
@@ -106,12 +112,23 @@ def bench(n: int, root: Path, keep: bool, repeat: int = 3) -> dict:
     program_path, cap = scaled_program(work, n)
     inbox, outbox = work / "inbox", work / "outbox"
     env = dict(os.environ, PYTHONPATH=str(REPO))
-    io_args = ["--inbox", str(inbox), "--outbox", str(outbox), "--db", f"sqlite:///{work / 'wh.sqlite'}",
-               "--program", str(program_path)]
+    io_args = [
+        "--inbox",
+        str(inbox),
+        "--outbox",
+        str(outbox),
+        "--db",
+        f"sqlite:///{work / 'wh.sqlite'}",
+        "--program",
+        str(program_path),
+    ]
     gen = timed([str(BIN / "relief"), "generate", "users", "--users", str(n), "--seed", "1015", *io_args], work, env)
     users_csv = inbox / "users.csv"
-    print(f"[{n:,}] generated {users_csv.stat().st_size / 1e6:,.0f} MB in {gen['seconds']:.1f}s "
-          f"(peak {gen['peak_rss_mb']:.0f} MB)", flush=True)
+    print(
+        f"[{n:,}] generated {users_csv.stat().st_size / 1e6:,.0f} MB in {gen['seconds']:.1f}s "
+        f"(peak {gen['peak_rss_mb']:.0f} MB)",
+        flush=True,
+    )
 
     duck_out = work / "duckdb_grants.csv"
     runs: dict[str, list[dict]] = {"ours": [], "duckdb": []}
@@ -127,30 +144,40 @@ def bench(n: int, root: Path, keep: bool, repeat: int = 3) -> dict:
 
     def run_duck() -> None:
         duck_out.unlink(missing_ok=True)
-        r = timed([sys.executable, "-c", DUCKDB_JOB, str(users_csv), str(duck_out), str(cap), "2022-10-15"],
-                  work, env)
+        r = timed([sys.executable, "-c", DUCKDB_JOB, str(users_csv), str(duck_out), str(cap), "2022-10-15"], work, env)
         runs["duckdb"].append(r)
         print(f"[{n:,}] duckdb: {r['seconds']:.2f}s, peak {r['peak_rss_mb']:.0f} MB", flush=True)
 
     for i in range(repeat):  # alternate who goes first
-        for job in ((run_ours, run_duck) if i % 2 == 0 else (run_duck, run_ours)):
+        for job in (run_ours, run_duck) if i % 2 == 0 else (run_duck, run_ours):
             job()
-    ours = {"seconds": statistics.median(r["seconds"] for r in runs["ours"]),
-            "peak_rss_mb": max(r["peak_rss_mb"] for r in runs["ours"])}
-    duck = {"seconds": statistics.median(r["seconds"] for r in runs["duckdb"]),
-            "peak_rss_mb": max(r["peak_rss_mb"] for r in runs["duckdb"])}
+    ours = {
+        "seconds": statistics.median(r["seconds"] for r in runs["ours"]),
+        "peak_rss_mb": max(r["peak_rss_mb"] for r in runs["ours"]),
+    }
+    duck = {
+        "seconds": statistics.median(r["seconds"] for r in runs["duckdb"]),
+        "peak_rss_mb": max(r["peak_rss_mb"] for r in runs["duckdb"]),
+    }
 
     same = check_same(outbox / "grants" / DAY, duck_out)
     row = {
-        "users": n, "cap": cap, "file_mb": round(users_csv.stat().st_size / 1e6),
-        "generate_s": gen["seconds"], "generate_rss_mb": round(gen["peak_rss_mb"]),
-        "ours_s": ours["seconds"], "ours_users_per_s": round(n / ours["seconds"]),
+        "users": n,
+        "cap": cap,
+        "file_mb": round(users_csv.stat().st_size / 1e6),
+        "generate_s": gen["seconds"],
+        "generate_rss_mb": round(gen["peak_rss_mb"]),
+        "ours_s": ours["seconds"],
+        "ours_users_per_s": round(n / ours["seconds"]),
         "ours_rss_mb": round(ours["peak_rss_mb"]),
-        "duckdb_s": duck["seconds"], "duckdb_users_per_s": round(n / duck["seconds"]),
+        "duckdb_s": duck["seconds"],
+        "duckdb_users_per_s": round(n / duck["seconds"]),
         "duckdb_rss_mb": round(duck["peak_rss_mb"]),
         "ratio": round(ours["seconds"] / duck["seconds"], 2),
-        "ours_runs_s": [r["seconds"] for r in runs["ours"]], "duckdb_runs_s": [r["seconds"] for r in runs["duckdb"]],
-        "shards": result["shards"], "eligible": result["counts"]["eligible"],
+        "ours_runs_s": [r["seconds"] for r in runs["ours"]],
+        "duckdb_runs_s": [r["seconds"] for r in runs["duckdb"]],
+        "shards": result["shards"],
+        "eligible": result["counts"]["eligible"],
         "relief_base_td": result["counts"]["relief_base_td"],
         "same_output": same["differences"] == 0 and same["rows"] == result["counts"]["eligible"],
     }
@@ -171,13 +198,17 @@ def main(argv: list[str] | None = None) -> int:
     root = Path(args.out)
     rows = [bench(n, root, args.keep, args.repeat) for n in args.sizes]
     print(f"\nduckdb {duckdb.__version__}, {os.cpu_count()} cores, median of {args.repeat} runs each")
-    print("| users | ours (s) | ours users/s | ours peak RSS (MB) | DuckDB (s) | DuckDB users/s | DuckDB peak RSS (MB)"
-          " | ours / DuckDB | same output |")
+    print(
+        "| users | ours (s) | ours users/s | ours peak RSS (MB) | DuckDB (s) | DuckDB users/s | DuckDB peak RSS (MB)"
+        " | ours / DuckDB | same output |"
+    )
     print("|---:|---:|---:|---:|---:|---:|---:|---:|---|")
     for r in rows:
-        print(f"| {r['users']:,} | {r['ours_s']:.2f} | {r['ours_users_per_s']:,} | {r['ours_rss_mb']:,} |"
-              f" {r['duckdb_s']:.2f} | {r['duckdb_users_per_s']:,} | {r['duckdb_rss_mb']:,} | {r['ratio']:.2f}x |"
-              f" {'yes' if r['same_output'] else 'NO'} |")
+        print(
+            f"| {r['users']:,} | {r['ours_s']:.2f} | {r['ours_users_per_s']:,} | {r['ours_rss_mb']:,} |"
+            f" {r['duckdb_s']:.2f} | {r['duckdb_users_per_s']:,} | {r['duckdb_rss_mb']:,} | {r['ratio']:.2f}x |"
+            f" {'yes' if r['same_output'] else 'NO'} |"
+        )
     print(json.dumps(rows))
     return 0 if all(r["same_output"] for r in rows) else 1
 

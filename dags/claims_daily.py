@@ -158,7 +158,9 @@ def claims_daily():
         from etl.runtime import task_run
 
         run = task_run(logical_date, dag_run)
-        return record_airflow_approval(run.warehouse, run.program, run.day, ti.xcom_pull(task_ids="approve_payment_batch"))
+        return record_airflow_approval(
+            run.warehouse, run.program, run.day, ti.xcom_pull(task_ids="approve_payment_batch")
+        )
 
     @task(trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS)
     def publish_outbox(logical_date=None, dag_run=None) -> dict:

@@ -36,8 +36,9 @@ def _day(context) -> str | None:
 
 @dag(
     dag_id="grants_rollout",
-    schedule=EventsTimetable(event_dates=[ROLLOUT_AT], restrict_to_events=True,
-                             description="once: 2023-01-05 00:00 KST"),
+    schedule=EventsTimetable(
+        event_dates=[ROLLOUT_AT], restrict_to_events=True, description="once: 2023-01-05 00:00 KST"
+    ),
     start_date=ROLLOUT_AT,
     catchup=True,  # the single event is in the past: run it once when the DAG is deployed
     max_active_runs=1,
@@ -49,8 +50,8 @@ def grants_rollout():
     @task
     def plan(**context) -> list[int]:
         from etl.core.config import load_program
-        from etl.rollout import plan_rollout
         from etl.core.settings import Settings
+        from etl.rollout import plan_rollout
 
         result = plan_rollout(Settings.resolve(), load_program(), _day(context), run_id=context["run_id"])
         return result["shards"]
@@ -58,16 +59,16 @@ def grants_rollout():
     @task(max_active_tis_per_dagrun=2)
     def build_shard(shard: int, **context) -> dict:
         from etl.core.config import load_program
-        from etl.rollout import build_shard as build
         from etl.core.settings import Settings
+        from etl.rollout import build_shard as build
 
         return build(Settings.resolve(), load_program(), _day(context), shard)
 
     @task
     def finish(**context) -> dict:
         from etl.core.config import load_program
-        from etl.rollout import finish_rollout
         from etl.core.settings import Settings
+        from etl.rollout import finish_rollout
 
         result = finish_rollout(Settings.resolve(), load_program(), _day(context), run_id=context["run_id"])
         return {"folder": result["folder"], "shards": result["shards"], "counts": result["counts"]}

@@ -23,10 +23,20 @@ def _date(text: str) -> dt.date:
 def _io_options() -> argparse.ArgumentParser:
     # SUPPRESS: the options may stand before or after the subcommand without one hiding the other.
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--inbox", default=argparse.SUPPRESS, help="inbox folder (default $RELIEF_INBOX or ./var/inbox)")
-    common.add_argument("--outbox", default=argparse.SUPPRESS, help="outbox folder (default $RELIEF_OUTBOX or ./var/outbox)")
-    common.add_argument("--db", default=argparse.SUPPRESS, help="warehouse SQLAlchemy URL (default $RELIEF_DB_URL or ./var/warehouse.sqlite)")
-    common.add_argument("--program", default=argparse.SUPPRESS, help="program config file (default $RELIEF_PROGRAM or the 1015 program)")
+    common.add_argument(
+        "--inbox", default=argparse.SUPPRESS, help="inbox folder (default $RELIEF_INBOX or ./var/inbox)"
+    )
+    common.add_argument(
+        "--outbox", default=argparse.SUPPRESS, help="outbox folder (default $RELIEF_OUTBOX or ./var/outbox)"
+    )
+    common.add_argument(
+        "--db",
+        default=argparse.SUPPRESS,
+        help="warehouse SQLAlchemy URL (default $RELIEF_DB_URL or ./var/warehouse.sqlite)",
+    )
+    common.add_argument(
+        "--program", default=argparse.SUPPRESS, help="program config file (default $RELIEF_PROGRAM or the 1015 program)"
+    )
     return common
 
 
@@ -70,8 +80,9 @@ def build_parser() -> argparse.ArgumentParser:
     gc = gen_sub.add_parser("claims", parents=[common], help="the 19 daily claims files")
     gc.add_argument("--scale", type=float, default=1.0, help="1 reproduces PROGRAM.md's figures exactly")
     gc.add_argument("--seed", type=int, default=1015)
-    gs = gen_sub.add_parser("settlement", parents=[common],
-                            help="the council's decisions and the bank's results, from a published window")
+    gs = gen_sub.add_parser(
+        "settlement", parents=[common], help="the council's decisions and the bank's results, from a published window"
+    )
     gs.add_argument("--seed", type=int, default=1015)
     gu = gen_sub.add_parser("users", parents=[common], help="the KakaoTalk user directory")
     gu.add_argument("--users", type=int, default=100_000)
@@ -94,7 +105,9 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         program = load_program(getattr(args, "program", None))
-        settings = Settings.resolve(getattr(args, "inbox", None), getattr(args, "outbox", None), getattr(args, "db", None))
+        settings = Settings.resolve(
+            getattr(args, "inbox", None), getattr(args, "outbox", None), getattr(args, "db", None)
+        )
         return _dispatch(args, program, settings)
     except (ConfigError, ReliefError) as exc:
         print(f"relief: {exc}", file=sys.stderr)
@@ -154,19 +167,30 @@ def _dispatch(args, program, settings) -> int:
     if args.command == "generate" and args.what == "claims":
         from etl.synth.claims import generate_claims
 
-        print(json.dumps(generate_claims(settings.inbox, program, scale=args.scale, seed=args.seed), ensure_ascii=False))
+        print(
+            json.dumps(generate_claims(settings.inbox, program, scale=args.scale, seed=args.seed), ensure_ascii=False)
+        )
         return 0
     if args.command == "generate" and args.what == "settlement":
         from etl.synth.settlement import generate_settlement
 
-        print(json.dumps(generate_settlement(settings.inbox, settings.outbox, program, seed=args.seed),
-                         ensure_ascii=False, default=str))
+        print(
+            json.dumps(
+                generate_settlement(settings.inbox, settings.outbox, program, seed=args.seed),
+                ensure_ascii=False,
+                default=str,
+            )
+        )
         return 0
     if args.command == "generate" and args.what == "users":
         from etl.synth.users import generate_users
 
-        print(json.dumps(generate_users(settings.inbox, program, n_users=args.users, seed=args.seed, fmt=args.format),
-                         ensure_ascii=False))
+        print(
+            json.dumps(
+                generate_users(settings.inbox, program, n_users=args.users, seed=args.seed, fmt=args.format),
+                ensure_ascii=False,
+            )
+        )
         return 0
     raise AssertionError(args)
 

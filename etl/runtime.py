@@ -49,5 +49,3 @@ def task_run(logical_date: dt.datetime | None, dag_run: Any) -> TaskRun:
     program = load_program()
     day = run_day_of(logical_date, getattr(dag_run, "run_after", None), program.timezone)
     return TaskRun(Settings.resolve(), program, day)
-
-

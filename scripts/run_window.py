@@ -10,7 +10,6 @@ Usage: python scripts/run_window.py [FIRST [LAST]]   (default: the program's int
 from __future__ import annotations
 
 import datetime as dt
-import os
 import sys
 import time
 from pathlib import Path
@@ -19,11 +18,10 @@ DAGS = Path(__file__).resolve().parent.parent / "dags"
 
 
 def main(argv: list[str]) -> int:
-    from airflow.dag_processing.dagbag import DagBag  # noqa: PLC0415 - heavy, only when run
     import pendulum
+    from airflow.dag_processing.dagbag import DagBag
 
     from etl.core.config import load_program
-
     from etl.core.settings import Settings
     from etl.ledger.days import has_inputs
 

@@ -8,8 +8,8 @@ import io
 import json
 from pathlib import Path
 
-from etl.claims.parse import CLAIM_COLUMNS
 from etl.claims.identifiers import brn_check_digit
+from etl.claims.parse import CLAIM_COLUMNS
 from etl.core.settings import Settings
 
 
@@ -81,7 +81,8 @@ class Workspace:
     def deliver_decisions(self, day: str, rows: list[dict]) -> Path:
         buf = io.StringIO()
         writer = csv.DictWriter(
-            buf, fieldnames=["claimant_key", "decision", "approved_amount_krw", "decided_by", "decided_at"],
+            buf,
+            fieldnames=["claimant_key", "decision", "approved_amount_krw", "decided_by", "decided_at"],
             lineterminator="\r\n",
         )
         writer.writeheader()

@@ -14,7 +14,7 @@ class Settings:
     db_url: str
 
     @classmethod
-    def resolve(cls, inbox: str | None = None, outbox: str | None = None, db: str | None = None) -> "Settings":
+    def resolve(cls, inbox: str | None = None, outbox: str | None = None, db: str | None = None) -> Settings:
         var = Path(os.environ.get("RELIEF_VAR", "var"))
         inbox_path = Path(inbox or os.environ.get("RELIEF_INBOX") or var / "inbox")
         outbox_path = Path(outbox or os.environ.get("RELIEF_OUTBOX") or var / "outbox")

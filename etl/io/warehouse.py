@@ -11,6 +11,7 @@ import os
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import ClassVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
@@ -65,7 +66,7 @@ def _private_sqlite_file(path: Path) -> None:
 class Warehouse:
     """One database: `begin()` gives a transaction; `run`, `rows`, `scalar` and `executemany` take SQL file names."""
 
-    _ready: set[str] = set()  # URLs whose schema this process has already checked
+    _ready: ClassVar[set[str]] = set()  # URLs whose schema this process has already checked
 
     def __init__(self, url: str):
         self.url = url
@@ -85,7 +86,8 @@ class Warehouse:
                 conn.execute(sa.text("update schema_version set version = :v"), {"v": SCHEMA_VERSION})
             elif version > SCHEMA_VERSION:
                 raise RuntimeError(
-                    f"warehouse schema version {version} is newer than this code ({SCHEMA_VERSION}): upgrade outage-relief"
+                    f"warehouse schema version {version} is newer than this code ({SCHEMA_VERSION}):"
+                    " upgrade outage-relief"
                 )
 
     @contextmanager
@@ -128,4 +130,3 @@ class Warehouse:
             conn.exec_driver_sql(statement, batch)
             n += len(batch)
         return n
-

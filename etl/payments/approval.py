@@ -32,8 +32,9 @@ class AwaitingApproval(ReliefError):
 
 def facts_of(run_date: str, payments: list[dict]) -> dict:
     """What an approver sees of a batch: count, control sum, largest payment, and the batch's hash."""
-    canonical = json.dumps([[p["payment_id"], p["claimant_key"], p["bank_code"], p["account_no"], int(p["amount_krw"])]
-                            for p in payments])
+    canonical = json.dumps(
+        [[p["payment_id"], p["claimant_key"], p["bank_code"], p["account_no"], int(p["amount_krw"])] for p in payments]
+    )
     return {
         "run_date": run_date,
         "payments": len(payments),

@@ -203,8 +203,16 @@ def _settle(conn: Connection, ledger: Ledger, program: Program, run_date: str) -
         paid_before = ledger.paid_before.get(key, 0)
         due = payment_due(state, paid_before)
         if due and due.amount_krw > program.max_payment_krw and (key, due.amount_krw) not in ledger.released:
-            out.over_cap.append({"run_date": run_date, "claimant_key": key, "business_reg_no": due.business_reg_no,
-                                 "amount_krw": due.amount_krw, "cap_krw": program.max_payment_krw, "basis": due.basis})
+            out.over_cap.append(
+                {
+                    "run_date": run_date,
+                    "claimant_key": key,
+                    "business_reg_no": due.business_reg_no,
+                    "amount_krw": due.amount_krw,
+                    "cap_krw": program.max_payment_krw,
+                    "basis": due.basis,
+                }
+            )
             due = None  # owed, not paid: `relief release` records the second approval, the next day pays it
         out.states.append(_state_row(state, run_date, paid_before + (due.amount_krw if due else 0)))
         if state.status == "held":
@@ -240,12 +248,25 @@ def _events(
     events: list[audit.Event] = []
     for r in inputs.returns:
         p = issued[r["payment_id"]]
-        events.append({"event": f"payment_{r['status']}", "claimant_key": p["claimant_key"],
-                       "payment_id": r["payment_id"], "amount_krw": int(p["amount_krw"]), "detail": r["reason"]})
+        events.append(
+            {
+                "event": f"payment_{r['status']}",
+                "claimant_key": p["claimant_key"],
+                "payment_id": r["payment_id"],
+                "amount_krw": int(p["amount_krw"]),
+                "detail": r["reason"],
+            }
+        )
     for d in inputs.decisions:
         if not d.get("refused"):
-            events.append({"event": "decision_applied", "claimant_key": d["claimant_key"],
-                           "amount_krw": d["approved_amount_krw"], "detail": f"{d['decision']} by {d['decided_by']}"})
+            events.append(
+                {
+                    "event": "decision_applied",
+                    "claimant_key": d["claimant_key"],
+                    "amount_krw": d["approved_amount_krw"],
+                    "detail": f"{d['decision']} by {d['decided_by']}",
+                }
+            )
     for e in inputs.decision_errors:
         events.append({"event": "decision_refused", "claimant_key": e["claimant_key"] or None, "detail": e["reason"]})
     for s in outcome.states:
@@ -253,11 +274,24 @@ def _events(
         if held != was_held:
             events.append({"event": "hold_placed" if held else "hold_released", "claimant_key": s["claimant_key"]})
     for o in outcome.over_cap:
-        events.append({"event": "payment_over_cap", "claimant_key": o["claimant_key"], "amount_krw": o["amount_krw"],
-                       "detail": f"above the cap of {o['cap_krw']:,} KRW: awaits a second approval (relief release)"})
+        events.append(
+            {
+                "event": "payment_over_cap",
+                "claimant_key": o["claimant_key"],
+                "amount_krw": o["amount_krw"],
+                "detail": f"above the cap of {o['cap_krw']:,} KRW: awaits a second approval (relief release)",
+            }
+        )
     for pay in payments:
-        events.append({"event": "payment_computed", "claimant_key": pay["claimant_key"],
-                       "payment_id": pay["payment_id"], "amount_krw": pay["amount_krw"], "detail": pay["basis"]})
+        events.append(
+            {
+                "event": "payment_computed",
+                "claimant_key": pay["claimant_key"],
+                "payment_id": pay["payment_id"],
+                "amount_krw": pay["amount_krw"],
+                "detail": pay["basis"],
+            }
+        )
     return events  # fmt: skip
 
 

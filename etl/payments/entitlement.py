@@ -67,11 +67,7 @@ def surviving_claims(claims: Iterable[Mapping]) -> list[Mapping]:
 
 def counted_claims(surviving: Iterable[Mapping]) -> list[Mapping]:
     """The surviving claims that count toward a small business's loss."""
-    return [
-        c
-        for c in surviving
-        if c["claimant_type"] == "small_business" and c["kakao_corp"] and c["monetary_loss"]
-    ]
+    return [c for c in surviving if c["claimant_type"] == "small_business" and c["kakao_corp"] and c["monetary_loss"]]
 
 
 def latest_bank_details(

@@ -22,6 +22,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
+from typing import Any
 
 PAIN001_VERSION = "pain.001.001.09"
 NAMESPACE = f"urn:iso:std:iso:20022:tech:xsd:{PAIN001_VERSION}"
@@ -235,6 +236,7 @@ class Pain001Transaction:
 @dataclass(frozen=True)
 class Pain001Block:
     """One PmtInf: its own optional NbOfTxs/CtrlSum and the transactions it holds."""
+
     nb_of_txs: str | None
     ctrl_sum: str | None
     transactions: int
@@ -283,20 +285,22 @@ def parse_pain001(data: bytes) -> Pain001Summary:
         first = len(txs)
         for tx in found:
             amt = tx.find("p:Amt/p:InstdAmt", ns)
-            txs.append(Pain001Transaction(
-                end_to_end_id=text(tx, "p:PmtId/p:EndToEndId") or "",
-                amount=parse_decimal(amt.text.strip() if amt is not None and amt.text else None),
-                currency=amt.get("Ccy") if amt is not None else None,
-                creditor_bank_code=text(tx, "p:CdtrAgt/p:FinInstnId/p:ClrSysMmbId/p:MmbId"),
-                creditor_account=text(tx, "p:CdtrAcct/p:Id/p:Othr/p:Id"),
-            ))
+            txs.append(
+                Pain001Transaction(
+                    end_to_end_id=text(tx, "p:PmtId/p:EndToEndId") or "",
+                    amount=parse_decimal(amt.text.strip() if amt is not None and amt.text else None),
+                    currency=amt.get("Ccy") if amt is not None else None,
+                    creditor_bank_code=text(tx, "p:CdtrAgt/p:FinInstnId/p:ClrSysMmbId/p:MmbId"),
+                    creditor_account=text(tx, "p:CdtrAcct/p:Id/p:Othr/p:Id"),
+                )
+            )
         amounts = sum((t.amount for t in txs[first:] if t.amount is not None), Decimal(0))
         blocks.append(Pain001Block(text(pmt, "p:NbOfTxs"), text(pmt, "p:CtrlSum"), len(found), amounts))
     return Pain001Summary(text(hdr, "p:MsgId"), text(hdr, "p:NbOfTxs"), text(hdr, "p:CtrlSum"), blocks, txs)
 
 
 @functools.lru_cache(maxsize=1)
-def _schema():  # type: ignore[no-untyped-def]
+def _schema() -> Any:
     import xmlschema
 
     return xmlschema.XMLSchema(str(SCHEMA_PATH))

@@ -27,9 +27,20 @@ def release_over_cap(wh: Warehouse, key: str, amount_krw: int, released_by: str,
                 f"{key}: no payment of {amount_krw:,} KRW is held above the cap (found {found}); give the business"
                 " and the exact amount of reviews/DAY/over_cap.csv"
             )
-        Warehouse.run(conn, "insert_cap_release", claimant_key=key, amount_krw=amount_krw, released_by=released_by,
-                      reason=reason, released_at=audit_now())
-        event: audit.Event = {"event": "over_cap_released", "claimant_key": key, "amount_krw": amount_krw,
-                              "detail": reason}
+        Warehouse.run(
+            conn,
+            "insert_cap_release",
+            claimant_key=key,
+            amount_krw=amount_krw,
+            released_by=released_by,
+            reason=reason,
+            released_at=audit_now(),
+        )
+        event: audit.Event = {
+            "event": "over_cap_released",
+            "claimant_key": key,
+            "amount_krw": amount_krw,
+            "detail": reason,
+        }
         audit.append(conn, rows[0]["run_date"], "relief release", released_by, [event])
     return {"claimant_key": key, "amount_krw": amount_krw, "released_by": released_by, "held_on": rows[0]["run_date"]}

@@ -26,8 +26,16 @@ from etl.payments import iso20022
 
 PAYMENTS_CSV = "payments.csv"
 PAYMENT_COLUMNS = [
-    "payment_id", "claimant_key", "business_reg_no", "payee_name", "bank_code",
-    "account_no", "account_holder", "amount_krw", "basis", "run_date",
+    "payment_id",
+    "claimant_key",
+    "business_reg_no",
+    "payee_name",
+    "bank_code",
+    "account_no",
+    "account_holder",
+    "amount_krw",
+    "basis",
+    "run_date",
 ]
 BASES = {"tier_30000", "tier_50000", "review_approved", "top_up"}
 MAX_PAYMENT_ID = 35  # the ISO 20022 EndToEndId limit
@@ -83,7 +91,14 @@ def _check_manifest_files(report: VerifyReport, folder: Path, files: dict) -> di
     """Each named file: present, and its bytes, SHA-256 and rows as the manifest says. Returns their bytes."""
     contents: dict[str, bytes] = {}
     for name, entry in files.items():
-        if not isinstance(name, str) or not name or "/" in name or "\\" in name or name.startswith(".") or name == MANIFEST:
+        if (
+            not isinstance(name, str)
+            or not name
+            or "/" in name
+            or "\\" in name
+            or name.startswith(".")
+            or name == MANIFEST
+        ):
             report.problems.append(f"manifest names an unacceptable file name: {name!r}")
             continue
         path = folder / name
@@ -103,7 +118,9 @@ def _check_manifest_files(report: VerifyReport, folder: Path, files: dict) -> di
             report.problems.append(f"{name}: size is {len(data)} bytes, the manifest says {entry['bytes']}")
         digest = hashlib.sha256(data).hexdigest()
         if "sha256" in entry and entry["sha256"] != digest:
-            report.problems.append(f"{name}: SHA-256 is {digest}, the manifest says {entry['sha256']} (the file was changed)")
+            report.problems.append(
+                f"{name}: SHA-256 is {digest}, the manifest says {entry['sha256']} (the file was changed)"
+            )
         if "rows" in entry:
             try:
                 rows = _row_count(name, data)
@@ -147,7 +164,9 @@ def _check_strays(report: VerifyReport, folder: Path, files: dict) -> None:
         if path.name.startswith(".") or path.name == MANIFEST or path.name in files:
             continue  # dot-files are the writers' temporary files
         kind = "folder" if path.is_dir() else "file"
-        report.problems.append(f"{path.name}: a {kind} not named in the manifest (stray or left over: remove it or republish)")
+        report.problems.append(
+            f"{path.name}: a {kind} not named in the manifest (stray or left over: remove it or republish)"
+        )
 
 
 def _check_payments_csv(report: VerifyReport, data: bytes, manifest: dict) -> dict[str, _Payment]:
@@ -206,7 +225,9 @@ def _check_payments_csv(report: VerifyReport, data: bytes, manifest: dict) -> di
     if "sha256" not in manifest:
         report.problems.append(f"{MANIFEST}: no top-level 'sha256' (of {PAYMENTS_CSV})")
     elif manifest["sha256"] != digest:
-        report.problems.append(f"{PAYMENTS_CSV}: SHA-256 is {digest}, the manifest's top-level sha256 says {manifest['sha256']}")
+        report.problems.append(
+            f"{PAYMENTS_CSV}: SHA-256 is {digest}, the manifest's top-level sha256 says {manifest['sha256']}"
+        )
     return payments
 
 
@@ -230,9 +251,13 @@ def _check_pain001(report: VerifyReport, data: bytes, payments: dict[str, _Payme
         report.problems.append(f"{name}: GrpHdr/CtrlSum is {doc.ctrl_sum!r}, {PAYMENTS_CSV} sums to {total}")
     for i, block in enumerate(doc.blocks, start=1):
         if block.nb_of_txs is not None and block.nb_of_txs != str(block.transactions):
-            report.problems.append(f"{name}: PmtInf {i} NbOfTxs is {block.nb_of_txs!r} but it holds {block.transactions}")
+            report.problems.append(
+                f"{name}: PmtInf {i} NbOfTxs is {block.nb_of_txs!r} but it holds {block.transactions}"
+            )
         if block.ctrl_sum is not None and iso20022.parse_decimal(block.ctrl_sum) != block.amounts_sum:
-            report.problems.append(f"{name}: PmtInf {i} CtrlSum is {block.ctrl_sum!r}, its transactions sum to {block.amounts_sum}")
+            report.problems.append(
+                f"{name}: PmtInf {i} CtrlSum is {block.ctrl_sum!r}, its transactions sum to {block.amounts_sum}"
+            )
 
     seen: set[str] = set()
     for tx in doc.transactions:
@@ -253,7 +278,10 @@ def _check_pain001(report: VerifyReport, data: bytes, payments: dict[str, _Payme
         if paid.amount is not None and tx.amount != paid.amount:
             report.problems.append(f"{where}: amount {tx.amount} differs from {PAYMENTS_CSV}'s {paid.amount}")
         if tx.creditor_bank_code != paid.bank_code:
-            report.problems.append(f"{where}: creditor bank code {tx.creditor_bank_code!r} differs from {PAYMENTS_CSV}'s {paid.bank_code!r}")
+            report.problems.append(
+                f"{where}: creditor bank code {tx.creditor_bank_code!r} differs from"
+                f" {PAYMENTS_CSV}'s {paid.bank_code!r}"
+            )
         if tx.creditor_account != paid.account_no:
             report.problems.append(f"{where}: creditor account differs from {PAYMENTS_CSV}'s")  # never echo either
     for pid in sorted(set(payments) - seen):
@@ -275,7 +303,9 @@ def check_folder(folder: Path) -> VerifyReport:
         return report
     manifest_path = folder / MANIFEST
     if not manifest_path.is_file():
-        report.problems.append(f"{MANIFEST}: missing: the folder is incomplete (publishing unfinished or failed); do not upload")
+        report.problems.append(
+            f"{MANIFEST}: missing: the folder is incomplete (publishing unfinished or failed); do not upload"
+        )
         return report
     try:
         manifest = json.loads(manifest_path.read_bytes().decode("utf-8"))
@@ -312,6 +342,8 @@ def verify_folder(folder: str) -> int:
         print(f"relief verify: {folder}: {len(report.problems)} problem(s); do not upload", file=sys.stderr)
         return 1
     note = f"; {report.xml_note}" if report.xml_note else ""
-    print(f"OK {folder}: {report.payments} payments, control sum {report.control_sum_krw:,} KRW, "
-          f"{len(report.files)} files match the manifest ({', '.join(sorted(report.files))}){note}")
+    print(
+        f"OK {folder}: {report.payments} payments, control sum {report.control_sum_krw:,} KRW, "
+        f"{len(report.files)} files match the manifest ({', '.join(sorted(report.files))}){note}"
+    )
     return 0

@@ -65,16 +65,16 @@ def _frame(rows: list[dict], columns: list[str]):
     import pandas as pd
 
     # Integer columns go straight to nullable Int64: never through float (no NaN near money).
-    data = {
-        c: pd.array([r[c] for r in rows], dtype="Int64" if c in INT_COLUMNS else object) for c in columns
-    }
+    data = {c: pd.array([r[c] for r in rows], dtype="Int64" if c in INT_COLUMNS else object) for c in columns}
     return pd.DataFrame(data, columns=columns)
 
 
 def validate_rows(name: str, rows: list[dict], columns: list[str], parameters: dict) -> dict:
     """Run one suite over rows; return success, the failures by severity and the full result."""
-    result = _batch_definition().get_batch(batch_parameters={"dataframe": _frame(rows, columns)}).validate(
-        _suite(name), expectation_parameters=parameters
+    result = (
+        _batch_definition()
+        .get_batch(batch_parameters={"dataframe": _frame(rows, columns)})
+        .validate(_suite(name), expectation_parameters=parameters)
     )
     hard: list[dict] = []
     soft: list[dict] = []
@@ -152,8 +152,12 @@ def _record(wh: Warehouse, day: dt.date, outcome: dict) -> None:
 
 def _summary(outcome: dict) -> dict:
     # What goes to XCom and the logs: counts only, never values (they may be account numbers).
-    return {"suite": outcome["suite"], "success": outcome["success"],
-            "hard_failures": len(outcome["hard_failures"]), "soft_failures": len(outcome["soft_failures"])}
+    return {
+        "suite": outcome["suite"],
+        "success": outcome["success"],
+        "hard_failures": len(outcome["hard_failures"]),
+        "soft_failures": len(outcome["soft_failures"]),
+    }
 
 
 def validate_day_claims(wh: Warehouse, program: Program, day: dt.date) -> dict:
@@ -164,7 +168,9 @@ def validate_day_claims(wh: Warehouse, program: Program, day: dt.date) -> dict:
     with wh.begin() as conn:
         rows = Warehouse.rows(conn, "day_deliveries", run_date=day.isoformat())
     outcome = validate_rows(
-        "claims_staged", rows, doc_columns,
+        "claims_staged",
+        rows,
+        doc_columns,
         {"run_dates": [day.isoformat()], "service_codes": sorted(load_services(program.services_path))},
     )
     _record(wh, day, outcome)
@@ -184,7 +190,9 @@ def validate_day_payments(wh: Warehouse, program: Program, day: dt.date) -> dict
     with wh.begin() as conn:
         rows = Warehouse.rows(conn, "day_payments", run_date=day.isoformat())
     outcome = validate_rows(
-        "payments_batch", rows, contract.PAYMENT_COLUMNS,
+        "payments_batch",
+        rows,
+        contract.PAYMENT_COLUMNS,
         {
             "run_dates": [day.isoformat()],
             "payment_id_regex": contract.payment_id_pattern(program, f"{day:%Y%m%d}"),

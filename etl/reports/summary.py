@@ -51,8 +51,12 @@ def load_latest(wh: Warehouse, as_of: dt.date | None) -> dict:
     if not rows:
         raise ReliefError("no published day in the warehouse yet: run `relief run-day` first")
     row = rows[0]
-    return {"run_date": row["run_date"], "run_id": row["run_id"], "day": json.loads(row["day_counts"]),
-            "cumulative": json.loads(row["cumulative_counts"])}
+    return {
+        "run_date": row["run_date"],
+        "run_id": row["run_id"],
+        "day": json.loads(row["day_counts"]),
+        "cumulative": json.loads(row["cumulative_counts"]),
+    }
 
 
 def print_report(wh: Warehouse, program: Program, as_of: dt.date | None, as_json: bool = False) -> int:
@@ -70,7 +74,9 @@ def print_report(wh: Warehouse, program: Program, as_of: dt.date | None, as_json
         mark = "ok" if r["match"] else ("" if r["program"] is None else "DIFFERS")
         print(f"{r['figure']:<30} {program_value:>12} {r['run']:>12,} {share:>7}  {mark}")
     print()
-    print(f"rows received {c['rows_received']:,} = accepted {c['accepted']:,} + duplicates {c['duplicates']:,}"
-          f" + excluded {c['excluded']:,} + quarantined {c['quarantined']:,}")
+    print(
+        f"rows received {c['rows_received']:,} = accepted {c['accepted']:,} + duplicates {c['duplicates']:,}"
+        f" + excluded {c['excluded']:,} + quarantined {c['quarantined']:,}"
+    )
     print(f"payments {c['payments']:,}, paid {c['paid_krw']:,} KRW")
     return 0

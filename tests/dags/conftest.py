@@ -95,7 +95,7 @@ def dag_bag_of(airflow_parse_env):
     bags = {}
 
     def load(path: Path):
-        from airflow.dag_processing.dagbag import DagBag  # noqa: PLC0415 - after airflow_parse_env
+        from airflow.dag_processing.dagbag import DagBag
 
         path = Path(path).resolve()
         if path not in bags:
@@ -168,7 +168,10 @@ class AirflowHome:
     def env(self) -> dict[str, str]:
         s = self.ws.settings
         return airflow_env(
-            self.home, RELIEF_INBOX=str(s.inbox), RELIEF_OUTBOX=str(s.outbox), RELIEF_DB_URL=s.db_url,
+            self.home,
+            RELIEF_INBOX=str(s.inbox),
+            RELIEF_OUTBOX=str(s.outbox),
+            RELIEF_DB_URL=s.db_url,
             **self.extra_env,
         )
 

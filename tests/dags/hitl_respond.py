@@ -52,5 +52,11 @@ def main(option: str, user: str, count: int, reason: str = "", wait_s: int = 600
 
 if __name__ == "__main__":
     args = sys.argv[1:]
-    sys.exit(main(args[0], args[1] if len(args) > 1 else "kim.finance", int(args[2]) if len(args) > 2 else 1,
-                  args[3] if len(args) > 3 else ""))
+    sys.exit(
+        main(
+            args[0],
+            args[1] if len(args) > 1 else "kim.finance",
+            int(args[2]) if len(args) > 2 else 1,
+            args[3] if len(args) > 3 else "",
+        )
+    )

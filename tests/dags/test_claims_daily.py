@@ -31,25 +31,71 @@ _bad = make_brn(14)
 BRN_BAD_CHECK = _bad[:9] + str((int(_bad[9]) + 1) % 10)
 
 DAY1 = [
-    claim(receipt_no="W-0001", received_at="2022-10-15T09:12:44+09:00", business_reg_no=BRN_A,
-          claimant_name="행복분식", service="kakaotalk", claimed_loss_krw=270000,
-          bank_code="088", account_no="110-432-118290", account_holder="김행복"),
-    claim(receipt_no="W-0002", received_at="2022-10-15T09:30:00+09:00", business_reg_no=BRN_AFFILIATE,
-          claimant_name="빠른택시", service="kakao_t", claimed_loss_krw=80000),
-    claim(receipt_no="W-0003", received_at="2022-10-15T10:00:00+09:00", business_reg_no=BRN_BAD_CHECK,
-          claimant_name="오타상회", claimed_loss_krw=100000),
-    claim(receipt_no="W-0004", received_at="2022-10-15T11:00:00+09:00", claimant_type="individual",
-          claimant_name="이용자", kakao_account_id="kakao-77", business_reg_no="", phone="010-2222-3333",
-          monetary_loss="true", claimed_loss_krw=15000, bank_code="", account_no="", account_holder="",
-          description='"답장이, 안 갔어요"\n두 줄'),
-    claim(receipt_no="W-0005", received_at="2022-10-15T12:00:00+09:00", business_reg_no=BRN_BIG,
-          claimant_name="큰손상회", service="talk_store", claimed_loss_krw=650000,
-          bank_code="004", account_no="123-456-789012", account_holder="박큰손"),
+    claim(
+        receipt_no="W-0001",
+        received_at="2022-10-15T09:12:44+09:00",
+        business_reg_no=BRN_A,
+        claimant_name="행복분식",
+        service="kakaotalk",
+        claimed_loss_krw=270000,
+        bank_code="088",
+        account_no="110-432-118290",
+        account_holder="김행복",
+    ),
+    claim(
+        receipt_no="W-0002",
+        received_at="2022-10-15T09:30:00+09:00",
+        business_reg_no=BRN_AFFILIATE,
+        claimant_name="빠른택시",
+        service="kakao_t",
+        claimed_loss_krw=80000,
+    ),
+    claim(
+        receipt_no="W-0003",
+        received_at="2022-10-15T10:00:00+09:00",
+        business_reg_no=BRN_BAD_CHECK,
+        claimant_name="오타상회",
+        claimed_loss_krw=100000,
+    ),
+    claim(
+        receipt_no="W-0004",
+        received_at="2022-10-15T11:00:00+09:00",
+        claimant_type="individual",
+        claimant_name="이용자",
+        kakao_account_id="kakao-77",
+        business_reg_no="",
+        phone="010-2222-3333",
+        monetary_loss="true",
+        claimed_loss_krw=15000,
+        bank_code="",
+        account_no="",
+        account_holder="",
+        description='"답장이, 안 갔어요"\n두 줄',
+    ),
+    claim(
+        receipt_no="W-0005",
+        received_at="2022-10-15T12:00:00+09:00",
+        business_reg_no=BRN_BIG,
+        claimant_name="큰손상회",
+        service="talk_store",
+        claimed_loss_krw=650000,
+        bank_code="004",
+        account_no="123-456-789012",
+        account_holder="박큰손",
+    ),
 ]
 DAY2 = [
-    claim(receipt_no="W-0101", received_at="2022-10-16T08:00:00+09:00", business_reg_no=BRN_A,
-          claimant_name="행복분식", service="kakaotalk", claimed_loss_krw=320000,
-          bank_code="088", account_no="110-432-118290", account_holder="김행복"),
+    claim(
+        receipt_no="W-0101",
+        received_at="2022-10-16T08:00:00+09:00",
+        business_reg_no=BRN_A,
+        claimant_name="행복분식",
+        service="kakaotalk",
+        claimed_loss_krw=320000,
+        bank_code="088",
+        account_no="110-432-118290",
+        account_holder="김행복",
+    ),
     DAY1[3],  # the intake delivers W-0004 again
 ]
 
@@ -76,9 +122,9 @@ def window(tmp_path_factory, airflow_db):
     af = AirflowHome(root / "airflow", airflow_db, ws)
     run = af.run_window(D1, D2)
     outbox = ws.settings.outbox
-    return types.SimpleNamespace(ws=ws, af=af, run=run, outbox=outbox,
-                                 files=snapshot(outbox) if outbox.exists() else {})
-
+    return types.SimpleNamespace(
+        ws=ws, af=af, run=run, outbox=outbox, files=snapshot(outbox) if outbox.exists() else {}
+    )
 
 
 @pytest.mark.airflow
@@ -138,7 +184,10 @@ def test_payments_tier_then_top_up(window, program):
         manifest = json.loads((window.outbox / "payments" / day / "manifest.json").read_text())
         assert manifest["rows"] == len(rows)
         assert manifest["control_sum_krw"] == sum(int(p["amount_krw"]) for p in rows)
-        assert manifest["sha256"] == hashlib.sha256((window.outbox / "payments" / day / "payments.csv").read_bytes()).hexdigest()
+        assert (
+            manifest["sha256"]
+            == hashlib.sha256((window.outbox / "payments" / day / "payments.csv").read_bytes()).hexdigest()
+        )
 
 
 @pytest.mark.airflow
@@ -147,7 +196,9 @@ def test_review_exclusion_and_quarantine(window):
         queue = window.ws.csv_rows("reviews", day, "review_queue.csv")
         assert [(q["claimant_key"], q["loss_krw"], q["pending_since"]) for q in queue] == [(BRN_BIG, "650000", D1)]
     excluded = window.ws.csv_rows("exclusions", D1, "affiliate_claims.csv")
-    assert [(e["receipt_no"], e["service"], e["operator"]) for e in excluded] == [("W-0002", "kakao_t", "Kakao Mobility")]
+    assert [(e["receipt_no"], e["service"], e["operator"]) for e in excluded] == [
+        ("W-0002", "kakao_t", "Kakao Mobility")
+    ]
     assert window.ws.csv_rows("exclusions", D2, "affiliate_claims.csv") == []
     rejected = window.ws.csv_rows("quarantine", D1, "rejected_rows.csv")
     assert [(r["source_file"], r["line_no"], r["reason"]) for r in rejected] == [
@@ -170,8 +221,20 @@ def test_summary_counts_reconcile(window):
     assert d1["by_claimant_type"] == {"individual": 1, "small_business": 2, "enterprise": 0}
     assert d1["by_damage"] == {"paid_service": 0, "free_monetary": 3, "non_monetary": 0}
     assert (d1["payments"], d1["paid_krw"]) == (1, 30000)
-    for key in ("rows_received", "accepted", "duplicates", "excluded", "quarantined", "reports_received",
-                "reports_kakao", "reports_affiliate", "by_claimant_type", "by_damage", "payments", "paid_krw"):
+    for key in (
+        "rows_received",
+        "accepted",
+        "duplicates",
+        "excluded",
+        "quarantined",
+        "reports_received",
+        "reports_kakao",
+        "reports_affiliate",
+        "by_claimant_type",
+        "by_damage",
+        "payments",
+        "paid_krw",
+    ):
         assert s1["cumulative"][key] == d1[key], f"first day: cumulative {key} != day {key}"
 
     d2 = s2["day"]  # the resubmission is a report; the re-delivery is not
@@ -260,12 +323,12 @@ def test_claims_file_ready(ws):
 
 
 def test_a_file_that_never_arrives_fails_with_a_message_naming_it(ws):
-    from etl.core.errors import MissingDelivery
     from etl.claims.delivery import claims_file_ready
+    from etl.core.errors import MissingDelivery
 
     day = dt.date(2022, 10, 17)
-    long_ago = dt.datetime.now(dt.timezone.utc) - dt.timedelta(hours=7)
+    long_ago = dt.datetime.now(dt.UTC) - dt.timedelta(hours=7)
     with pytest.raises(MissingDelivery, match=r"claims_20221017.csv has not arrived after waiting 7.0 h"):
         claims_file_ready(ws.settings.inbox, day, waiting_since=long_ago)
-    just_now = dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=5)
+    just_now = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)
     assert claims_file_ready(ws.settings.inbox, day, waiting_since=just_now) is False

@@ -24,8 +24,17 @@ MAX_IMPORT_SECONDS = 1.0
 # Calls that read or write files, the network or Airflow's metadata database when made at parse time.
 IO_NAMES = {"open", "urlopen", "listdir", "scandir"}
 IO_ATTRIBUTES = {
-    "read_text", "read_bytes", "write_text", "write_bytes", "iterdir", "glob", "rglob", "listdir", "scandir",
-    "urlopen", "get_connection",
+    "read_text",
+    "read_bytes",
+    "write_text",
+    "write_bytes",
+    "iterdir",
+    "glob",
+    "rglob",
+    "listdir",
+    "scandir",
+    "urlopen",
+    "get_connection",
 }
 IO_DOTTED = {"Variable.get", "Variable.set", "Connection.get", "io.open", "os.open", "glob.glob", "glob.iglob"}
 
@@ -92,7 +101,9 @@ print("IMPORT_PROBE " + json.dumps({
 def test_no_heavy_imports_and_fast_to_parse(path, tmp_path):
     code, out, err, _ = run_process(
         [sys.executable, "-c", _IMPORT_PROBE, str(path), str(DAGS), ",".join(HEAVY_MODULES)],
-        airflow_env(tmp_path), timeout=120, cwd=REPO,
+        airflow_env(tmp_path),
+        timeout=120,
+        cwd=REPO,
     )
     assert code == 0, f"importing {path.name} failed:\n{(out + err)[-3000:]}"
     line = next(ln for ln in out.splitlines() if ln.startswith("IMPORT_PROBE "))

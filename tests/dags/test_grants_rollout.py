@@ -19,18 +19,20 @@ PY = sys.executable
 
 def _env(tmp_path: Path, **extra) -> dict:
     env = dict(os.environ)
-    env.update({
-        "AIRFLOW_HOME": str(tmp_path / "airflow"),
-        "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW__CORE__DEFAULT_TIMEZONE": "Asia/Seoul",
-        "RELIEF_INBOX": str(tmp_path / "inbox"),
-        "RELIEF_OUTBOX": str(tmp_path / "outbox"),
-        "RELIEF_DB_URL": f"sqlite:///{tmp_path / 'warehouse.sqlite'}",
-        "NO_PROXY": "*",
-        # Airflow's bundle DagBag puts the dags folder on sys.path: DAG files import dags/_relief.py.
-        "PYTHONPATH": os.pathsep.join([str(REPO), str(REPO / "dags")]),
-    })
+    env.update(
+        {
+            "AIRFLOW_HOME": str(tmp_path / "airflow"),
+            "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__CORE__DEFAULT_TIMEZONE": "Asia/Seoul",
+            "RELIEF_INBOX": str(tmp_path / "inbox"),
+            "RELIEF_OUTBOX": str(tmp_path / "outbox"),
+            "RELIEF_DB_URL": f"sqlite:///{tmp_path / 'warehouse.sqlite'}",
+            "NO_PROXY": "*",
+            # Airflow's bundle DagBag puts the dags folder on sys.path: DAG files import dags/_relief.py.
+            "PYTHONPATH": os.pathsep.join([str(REPO), str(REPO / "dags")]),
+        }
+    )
     env.update(extra)
     return env
 
@@ -73,8 +75,9 @@ def test_end_to_end_through_airflow(tmp_path, program):
 
     info = generate_users(tmp_path / "inbox", program, n_users=6_000, seed=4, malformed=3, duplicates=2)
     env = _env(tmp_path, RELIEF_SHARD_SIZE="1500")
-    migrate = subprocess.run([str(Path(PY).parent / "airflow"), "db", "migrate"], env=env,
-                             capture_output=True, text=True, timeout=300)
+    migrate = subprocess.run(
+        [str(Path(PY).parent / "airflow"), "db", "migrate"], env=env, capture_output=True, text=True, timeout=300
+    )
     assert migrate.returncode == 0, migrate.stderr[-3000:]
     script = textwrap.dedent(f"""
         import runpy, pendulum

@@ -29,8 +29,11 @@ SMALL = make_brn(902)  # loss 100,000: the 30,000 tier
 def manual_approval(tmp_path) -> Path:
     """The 1015 program as shipped (automatic approval off), with kim.finance among its approvers."""
     overlay = tmp_path / "manual.toml"
-    overlay.write_text(f'extends = "{DEFAULT_PROGRAM_FILE}"\n\n[approval]\nauto_approve_payments = false\n'
-                       'approvers = ["admin", "kim.finance"]\n', encoding="utf-8")
+    overlay.write_text(
+        f'extends = "{DEFAULT_PROGRAM_FILE}"\n\n[approval]\nauto_approve_payments = false\n'
+        'approvers = ["admin", "kim.finance"]\n',
+        encoding="utf-8",
+    )
     return overlay
 
 
@@ -48,7 +51,10 @@ def run_with_approvals(af: AirflowHome, first: str, last: str, approvals: int):
     """Run days through Airflow while a finance user answers `approvals` approval requests."""
     responder = subprocess.Popen(
         [sys.executable, str(HITL_RESPOND), "Approve", "kim.finance", str(approvals)],
-        env=af.env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env=af.env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         run = af.run_window(first, last, timeout=400)
@@ -65,15 +71,26 @@ def manifest(ws, *parts) -> dict:
 
 def test_review_approval_payment_return_and_repayment_through_airflow(airflow_home, ws, manual_approval):
     airflow_home.extra_env["RELIEF_PROGRAM"] = str(manual_approval)
-    ws.deliver("2022-10-15", [
-        claim(receipt_no="M1", business_reg_no=BIG, claimed_loss_krw=900_000),
-        claim(receipt_no="M2", business_reg_no=SMALL, claimed_loss_krw=100_000),
-    ])
+    ws.deliver(
+        "2022-10-15",
+        [
+            claim(receipt_no="M1", business_reg_no=BIG, claimed_loss_krw=900_000),
+            claim(receipt_no="M2", business_reg_no=SMALL, claimed_loss_krw=100_000),
+        ],
+    )
     ws.deliver("2022-10-16", [])
-    ws.deliver_decisions("2022-10-16", [{
-        "claimant_key": BIG, "decision": "approved", "approved_amount_krw": "700000", "decided_by": "council",
-        "decided_at": "2022-10-16T15:00:00+09:00",
-    }])
+    ws.deliver_decisions(
+        "2022-10-16",
+        [
+            {
+                "claimant_key": BIG,
+                "decision": "approved",
+                "approved_amount_krw": "700000",
+                "decided_by": "council",
+                "decided_at": "2022-10-16T15:00:00+09:00",
+            }
+        ],
+    )
 
     run, answers = run_with_approvals(airflow_home, "2022-10-15", "2022-10-16", approvals=2)
     assert run.states == {"2022-10-15": "success", "2022-10-16": "success"}, run.tail()
@@ -97,9 +114,19 @@ def test_review_approval_payment_return_and_repayment_through_airflow(airflow_ho
         f"{ws.payments('2022-10-15')[0]['payment_id']},settled,\r\n",
         encoding="utf-8",
     )
-    ws.deliver("2022-10-18", [claim(receipt_no="M3", business_reg_no=BIG, service="talk_channel",
-                                    claimed_loss_krw=50_000, account_no="356-0123-4567-89",
-                                    received_at="2022-10-18T11:00:00+09:00")])
+    ws.deliver(
+        "2022-10-18",
+        [
+            claim(
+                receipt_no="M3",
+                business_reg_no=BIG,
+                service="talk_channel",
+                claimed_loss_krw=50_000,
+                account_no="356-0123-4567-89",
+                received_at="2022-10-18T11:00:00+09:00",
+            )
+        ],
+    )
     run, answers = run_with_approvals(airflow_home, "2022-10-17", "2022-10-18", approvals=1)
     assert run.states == {"2022-10-17": "success", "2022-10-18": "success"}, run.tail()
 
@@ -120,7 +147,10 @@ def test_review_approval_payment_return_and_repayment_through_airflow(airflow_ho
     # Issue 10: paid_krw is net of returns (it counted the returned 700,000 as paid); issued stands beside it.
     cumulative = ws.summary("2022-10-18")["cumulative"]
     assert (cumulative["paid_krw"], cumulative["issued"]["krw"], cumulative["returned"]["krw"]) == (
-        730_000, 1_430_000, 700_000)
+        730_000,
+        1_430_000,
+        700_000,
+    )
 
 
 def test_a_rejected_batch_publishes_nothing_through_airflow(airflow_home, ws, manual_approval):
@@ -128,7 +158,10 @@ def test_a_rejected_batch_publishes_nothing_through_airflow(airflow_home, ws, ma
     ws.deliver("2022-10-15", [claim(receipt_no="J1", business_reg_no=SMALL)])
     responder = subprocess.Popen(
         [sys.executable, str(HITL_RESPOND), "Reject", "park.finance", "1", "payee names do not match the claims"],
-        env=airflow_home.env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env=airflow_home.env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         run = airflow_home.run_window("2022-10-15", timeout=300)

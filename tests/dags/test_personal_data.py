@@ -34,14 +34,20 @@ def secrets_of(rows: list[dict]) -> set[str]:
 def test_no_account_phone_or_business_number_in_logs_xcom_or_results(airflow_home, ws):
     rows = [
         claim(receipt_no="P1", business_reg_no=make_brn(501), account_no=ACCOUNTS[0], phone=PHONES[0]),
-        claim(receipt_no="P2", business_reg_no=make_brn(502), account_no=ACCOUNTS[1], phone=PHONES[1],
-              claimed_loss_krw=700_000),
+        claim(
+            receipt_no="P2",
+            business_reg_no=make_brn(502),
+            account_no=ACCOUNTS[1],
+            phone=PHONES[1],
+            claimed_loss_krw=700_000,
+        ),
         claim(receipt_no="P3", business_reg_no=make_brn(503), account_no="12-34", phone=PHONES[0]),  # bad account
         claim(receipt_no="P4", business_reg_no="123-45-67891", phone=PHONES[1]),  # bad check digit
     ]
     ws.deliver("2022-10-15", rows)
     (ws.settings.inbox / "decisions_20221015.csv").write_text(  # no header: the file's error names no value
-        f"{make_brn(502)},approved,100000,council,2022-10-15T10:00:00+09:00\r\n", encoding="utf-8")
+        f"{make_brn(502)},approved,100000,council,2022-10-15T10:00:00+09:00\r\n", encoding="utf-8"
+    )
     run = airflow_home.run_window("2022-10-15")
     assert run.states == {"2022-10-15": "failed"}, run.tail()  # the header-less decisions file stops the day
     (ws.settings.inbox / "decisions_20221015.csv").unlink()
@@ -57,7 +63,8 @@ def test_no_account_phone_or_business_number_in_logs_xcom_or_results(airflow_hom
         haystacks["xcom"] = "\n".join(str(r) for r in db.execute("select value from xcom"))
     with ws.wh.begin() as conn:
         haystacks["validation_results"] = "\n".join(
-            r[0] for r in conn.exec_driver_sql("select result_json from validation_results"))
+            r[0] for r in conn.exec_driver_sql("select result_json from validation_results")
+        )
     hits = [(where, s) for where, text in haystacks.items() for s in secrets if s in text]
     assert hits == [], hits[:5]
 

@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from etl.synth.claims import generate_claims
 from etl.daily import run_days
 from etl.reports.summary import comparison
+from etl.synth.claims import generate_claims
 
 
 @pytest.fixture(scope="module")
@@ -46,8 +46,11 @@ def test_every_day_reconciles_and_matches_what_the_generator_wrote(window, progr
         assert c["rows_received"] == c["accepted"] + c["duplicates"] + c["excluded"] + c["quarantined"], day
         for key in total:
             total[key] += c[key]
-    assert total == {"rows_received": expected["rows"], "duplicates": expected["duplicates"],
-                     "quarantined": expected["malformed"]}
+    assert total == {
+        "rows_received": expected["rows"],
+        "duplicates": expected["duplicates"],
+        "quarantined": expected["malformed"],
+    }
 
 
 def test_payments_never_exceed_the_highest_tier_or_repeat(window, program):

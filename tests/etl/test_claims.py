@@ -20,7 +20,9 @@ def test_a_valid_business_claim_is_normalised(services):
 
 
 def test_individual_key_is_account_id_else_phone(services):
-    with_id = normalise_row(claim(claimant_type="individual", kakao_account_id="jimin.park", business_reg_no=""), services)
+    with_id = normalise_row(
+        claim(claimant_type="individual", kakao_account_id="jimin.park", business_reg_no=""), services
+    )
     assert with_id["claimant_key"] == "jimin.park"
     by_phone = normalise_row(claim(claimant_type="individual", phone="+82 10 5550 1234", business_reg_no=""), services)
     assert by_phone["claimant_key"] == "01055501234"
@@ -78,8 +80,10 @@ def test_damage_categories():
 def test_a_file_keeps_every_row_either_valid_or_quarantined(tmp_path, services):
     data = claims_csv([claim(receipt_no="R1"), claim(receipt_no="R2", business_reg_no="2118607718")])
     data += b"R3,broken\n"
-    data += claims_csv([claim(receipt_no="R4", claimant_name="\uae40\ubc25")]).split(b"\r\n", 1)[1].replace(
-        "김밥".encode(), "김밥".encode("cp949")
+    data += (
+        claims_csv([claim(receipt_no="R4", claimant_name="\uae40\ubc25")])
+        .split(b"\r\n", 1)[1]
+        .replace("김밥".encode(), "김밥".encode("cp949"))
     )
     path = tmp_path / "claims_20221016.csv"
     path.write_bytes(data)
@@ -87,7 +91,9 @@ def test_a_file_keeps_every_row_either_valid_or_quarantined(tmp_path, services):
     assert day.rows_received == 4
     assert [r["receipt_no"] for r in day.rows] == ["R1"]
     assert [(q["line_no"], q["reason"]) for q in day.quarantined] == [
-        (3, "bad_check_digit"), (4, "wrong_field_count"), (5, "invalid_utf8"),
+        (3, "bad_check_digit"),
+        (4, "wrong_field_count"),
+        (5, "invalid_utf8"),
     ]
 
 

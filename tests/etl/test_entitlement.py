@@ -7,10 +7,20 @@ KEY = "2118607719"
 
 def c(receipt_no="R1", service="kakaotalk", loss=100_000, received_at="2022-10-16T01:00:00.000000Z", **kw):
     row = {
-        "receipt_no": receipt_no, "received_at": received_at, "claimant_type": "small_business",
-        "claimant_key": KEY, "claimant_name": "행복분식", "business_reg_no": KEY, "service": service,
-        "kakao_corp": 1, "paid_service": 0, "monetary_loss": 1, "claimed_loss_krw": loss,
-        "bank_code": "088", "account_no": "110432118290", "account_holder": "김행복",
+        "receipt_no": receipt_no,
+        "received_at": received_at,
+        "claimant_type": "small_business",
+        "claimant_key": KEY,
+        "claimant_name": "행복분식",
+        "business_reg_no": KEY,
+        "service": service,
+        "kakao_corp": 1,
+        "paid_service": 0,
+        "monetary_loss": 1,
+        "claimed_loss_krw": loss,
+        "bank_code": "088",
+        "account_no": "110432118290",
+        "account_holder": "김행복",
     }
     row.update(kw)
     return row
@@ -77,7 +87,11 @@ def test_bank_details_come_from_the_latest_counted_claim_that_has_them(program):
 def test_review_pays_only_what_the_council_approved(program):
     claims = [c(loss=1_200_000)]
     approved = business_state(KEY, claims, Decision("approved", 400_000, "2022-11-05T01:00:00.000000Z"), program)
-    assert (approved.status, approved.entitlement_krw, approved.basis) == ("review_approved", 400_000, "review_approved")
+    assert (approved.status, approved.entitlement_krw, approved.basis) == (
+        "review_approved",
+        400_000,
+        "review_approved",
+    )
     rejected = business_state(KEY, claims, Decision("rejected", None, "2022-11-05T01:00:00.000000Z"), program)
     assert (rejected.status, rejected.entitlement_krw) == ("review_rejected", 0)
 

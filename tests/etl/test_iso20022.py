@@ -22,15 +22,42 @@ ACCOUNT_1 = "11012345678901"
 
 def _payments() -> list[dict]:
     return [
-        {"payment_id": "P1015-20221016-0000001", "claimant_key": "1234567891", "business_reg_no": "1234567891",
-         "payee_name": "카카오 분식", "bank_code": "004", "account_no": ACCOUNT_1, "account_holder": "홍길동",
-         "amount_krw": 30000, "basis": "tier_30000", "run_date": "2022-10-16"},
-        {"payment_id": "P1015-20221016-0000002", "claimant_key": "2208162517", "business_reg_no": "2208162517",
-         "payee_name": "Bread & <Butter> \"Cafe\"", "bank_code": "088", "account_no": "56012345678",
-         "account_holder": "Kim Min-su", "amount_krw": "50000", "basis": "tier_50000", "run_date": "2022-10-16"},
-        {"payment_id": "P1015-20221016-0000003", "claimant_key": "1018112345", "business_reg_no": "1018112345",
-         "payee_name": "서울 꽃집", "bank_code": "020", "account_no": "1002123456789", "account_holder": "",
-         "amount_krw": 1234567, "basis": "review_approved", "run_date": "2022-10-16"},
+        {
+            "payment_id": "P1015-20221016-0000001",
+            "claimant_key": "1234567891",
+            "business_reg_no": "1234567891",
+            "payee_name": "카카오 분식",
+            "bank_code": "004",
+            "account_no": ACCOUNT_1,
+            "account_holder": "홍길동",
+            "amount_krw": 30000,
+            "basis": "tier_30000",
+            "run_date": "2022-10-16",
+        },
+        {
+            "payment_id": "P1015-20221016-0000002",
+            "claimant_key": "2208162517",
+            "business_reg_no": "2208162517",
+            "payee_name": 'Bread & <Butter> "Cafe"',
+            "bank_code": "088",
+            "account_no": "56012345678",
+            "account_holder": "Kim Min-su",
+            "amount_krw": "50000",
+            "basis": "tier_50000",
+            "run_date": "2022-10-16",
+        },
+        {
+            "payment_id": "P1015-20221016-0000003",
+            "claimant_key": "1018112345",
+            "business_reg_no": "1018112345",
+            "payee_name": "서울 꽃집",
+            "bank_code": "020",
+            "account_no": "1002123456789",
+            "account_holder": "",
+            "amount_krw": 1234567,
+            "basis": "review_approved",
+            "run_date": "2022-10-16",
+        },
     ]
 
 
@@ -93,7 +120,9 @@ def test_krw_amount_accepts_whole_won(value, expected):
     assert krw_amount(value) == expected
 
 
-@pytest.mark.parametrize("value", [0, -1, "0", "-5", "30000.5", "3e4", "", None, True, 30000.0, Decimal("1.5"), "030000"])
+@pytest.mark.parametrize(
+    "value", [0, -1, "0", "-5", "30000.5", "3e4", "", None, True, 30000.0, Decimal("1.5"), "030000"]
+)
 def test_krw_amount_rejects_anything_else(value):
     with pytest.raises(ValueError):
         krw_amount(value)
@@ -174,14 +203,19 @@ def test_parse_reads_back_what_was_built():
         ("P1015-20221016-0000003", 1234567, "KRW", "020"),
     ]
     assert doc.transactions[0].creditor_account == ACCOUNT_1
-    assert [(b.nb_of_txs, b.ctrl_sum, b.transactions, b.amounts_sum) for b in doc.blocks] == [("3", "1314567", 3, 1314567)]
+    assert [(b.nb_of_txs, b.ctrl_sum, b.transactions, b.amounts_sum) for b in doc.blocks] == [
+        ("3", "1314567", 3, 1314567)
+    ]
 
 
-@pytest.mark.parametrize("data, reason", [
-    (b"<Document", "well-formed"),
-    (b'<Document xmlns="urn:iso:std:iso:20022:tech:xsd:pain.001.001.03"/>', "not a pain.001.001.09"),
-    (b'<!DOCTYPE d [<!ENTITY a "x">]><Document/>', "DOCTYPE"),
-])
+@pytest.mark.parametrize(
+    "data, reason",
+    [
+        (b"<Document", "well-formed"),
+        (b'<Document xmlns="urn:iso:std:iso:20022:tech:xsd:pain.001.001.03"/>', "not a pain.001.001.09"),
+        (b'<!DOCTYPE d [<!ENTITY a "x">]><Document/>', "DOCTYPE"),
+    ],
+)
 def test_parse_refuses_what_is_not_our_pain001(data, reason):
     with pytest.raises(ValueError, match=reason):
         parse_pain001(data)

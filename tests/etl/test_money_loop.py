@@ -8,8 +8,8 @@ import json
 
 import pytest
 
-from etl.payments.approval import AwaitingApproval, record_decision
 from etl.core.config import DEFAULT_PROGRAM_FILE, load_program
+from etl.payments.approval import AwaitingApproval, record_decision
 from tests.builders import claim, make_brn
 
 BIZ = make_brn(11)
@@ -35,7 +35,9 @@ def run(ws, program, day, approve=None):
 
     from etl.daily import run_day
 
-    return run_day(ws.settings, program, dt.date.fromisoformat(day), run_id=f"test__{day}", approve=approve, validate=False)
+    return run_day(
+        ws.settings, program, dt.date.fromisoformat(day), run_id=f"test__{day}", approve=approve, validate=False
+    )
 
 
 def test_without_approval_nothing_is_published_and_approving_releases_the_batch(ws, manual_program):
@@ -53,9 +55,9 @@ def test_a_rejected_batch_publishes_nothing_and_leaves_the_ledger_as_it_was(ws, 
     import datetime as dt
 
     from etl.claims.stage import stage_day
+    from etl.io.warehouse import Warehouse
     from etl.payments.compute import compute_day
     from etl.payments.publish import publish_day
-    from etl.io.warehouse import Warehouse
 
     ws.deliver("2022-10-15", [claim(receipt_no="R1", business_reg_no=BIZ)])
     day = dt.date(2022, 10, 15)
@@ -77,10 +79,10 @@ def test_a_rejected_batch_publishes_nothing_and_leaves_the_ledger_as_it_was(ws, 
 def test_an_approval_covers_only_the_batch_it_saw(ws, manual_program):
     import datetime as dt
 
-    from etl.payments.approval import require_approval
     from etl.claims.stage import stage_day
-    from etl.payments.compute import compute_day
     from etl.io.warehouse import Warehouse
+    from etl.payments.approval import require_approval
+    from etl.payments.compute import compute_day
 
     ws.deliver("2022-10-15", [claim(receipt_no="R1", business_reg_no=BIZ)])
     day = dt.date(2022, 10, 15)
@@ -112,8 +114,19 @@ def test_a_returned_payment_is_paid_again_once_new_bank_details_arrive(ws, progr
     assert [(e["payment_id"], e["reason"]) for e in errors] == [("P1015-20990101-0000001", "unknown_payment")]
     assert ws.summary("2022-10-16")["open"]["awaiting_bank_details"] == 1
 
-    ws.deliver("2022-10-17", [claim(receipt_no="R2", business_reg_no=BIZ, service="talk_channel", claimed_loss_krw=10_000,
-                                    account_no="333-22-111111", received_at="2022-10-17T09:00:00+09:00")])
+    ws.deliver(
+        "2022-10-17",
+        [
+            claim(
+                receipt_no="R2",
+                business_reg_no=BIZ,
+                service="talk_channel",
+                claimed_loss_krw=10_000,
+                account_no="333-22-111111",
+                received_at="2022-10-17T09:00:00+09:00",
+            )
+        ],
+    )
     run(ws, program, "2022-10-17")
     [again] = ws.payments("2022-10-17")
     assert (again["amount_krw"], again["account_no"], again["basis"]) == ("50000", "33322111111", "tier_50000")
@@ -145,22 +158,40 @@ def test_one_account_on_too_many_businesses_holds_them_all(ws, program):
 
     # The council releases one of them: the approved amount is paid.
     ws.deliver("2022-10-16", [])
-    ws.deliver_decisions("2022-10-16", [{"claimant_key": make_brn(100), "decision": "approved",
-                                         "approved_amount_krw": "30000", "decided_by": "council",
-                                         "decided_at": "2022-10-16T10:00:00+09:00"}])
+    ws.deliver_decisions(
+        "2022-10-16",
+        [
+            {
+                "claimant_key": make_brn(100),
+                "decision": "approved",
+                "approved_amount_krw": "30000",
+                "decided_by": "council",
+                "decided_at": "2022-10-16T10:00:00+09:00",
+            }
+        ],
+    )
     run(ws, program, "2022-10-16")
     assert [(p["claimant_key"], p["basis"]) for p in ws.payments("2022-10-16")] == [(make_brn(100), "review_approved")]
 
 
 def test_the_same_holder_and_phone_under_two_business_numbers_is_a_suspected_duplicate(ws, program):
-    ws.deliver("2022-10-15", [
-        claim(receipt_no="R1", business_reg_no=make_brn(7), phone="010-5555-0101", account_holder="최수상"),
-        claim(receipt_no="R2", business_reg_no=make_brn(8), phone="01055550101", account_holder="최수상",
-              service="talk_channel"),
-    ])
+    ws.deliver(
+        "2022-10-15",
+        [
+            claim(receipt_no="R1", business_reg_no=make_brn(7), phone="010-5555-0101", account_holder="최수상"),
+            claim(
+                receipt_no="R2",
+                business_reg_no=make_brn(8),
+                phone="01055550101",
+                account_holder="최수상",
+                service="talk_channel",
+            ),
+        ],
+    )
     run(ws, program, "2022-10-15")
     assert ws.payments("2022-10-15") == []
     holds = ws.csv_rows("reviews", "2022-10-15", "holds.csv")
     assert sorted((h["claimant_key"], h["reason"]) for h in holds) == [
-        (make_brn(7), "suspected_duplicate"), (make_brn(8), "suspected_duplicate"),
+        (make_brn(7), "suspected_duplicate"),
+        (make_brn(8), "suspected_duplicate"),
     ]

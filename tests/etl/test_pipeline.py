@@ -35,23 +35,43 @@ def paid_by_business(ws, days) -> dict[str, int]:
 
 def three_day_story(ws) -> list[str]:
     """A business rises from the 30,000 tier to the 50,000 tier, then resubmits lower."""
-    ws.deliver("2022-10-15", [
-        claim(receipt_no="A1", business_reg_no=BIZ, claimed_loss_krw=270_000),
-        claim(receipt_no="A2", claimant_type="individual", business_reg_no="", kakao_account_id="jimin",
-              monetary_loss="false", claimed_loss_krw=""),
-        claim(receipt_no="A3", business_reg_no=OTHER, service="kakao_t", claimed_loss_krw=150_000),
-        claim(receipt_no="A4", business_reg_no="2118607718"),  # bad check digit: quarantined
-        claim(receipt_no="A5", claimant_type="enterprise", business_reg_no=make_brn(3), claimed_loss_krw=9_000_000),
-    ])
-    ws.deliver("2022-10-16", [
-        claim(receipt_no="A1", business_reg_no=BIZ, claimed_loss_krw=270_000),  # re-delivery
-        claim(receipt_no="B1", business_reg_no=BIZ, claimed_loss_krw=320_000,
-              received_at="2022-10-16T09:00:00+09:00"),  # resubmission, same service: lifts the tier
-    ])
-    ws.deliver("2022-10-17", [
-        claim(receipt_no="C1", business_reg_no=f"{BIZ[:3]}-{BIZ[3:5]}-{BIZ[5:]}", claimed_loss_krw=100_000,
-              received_at="2022-10-17T09:00:00+09:00"),  # a lower resubmission
-    ])
+    ws.deliver(
+        "2022-10-15",
+        [
+            claim(receipt_no="A1", business_reg_no=BIZ, claimed_loss_krw=270_000),
+            claim(
+                receipt_no="A2",
+                claimant_type="individual",
+                business_reg_no="",
+                kakao_account_id="jimin",
+                monetary_loss="false",
+                claimed_loss_krw="",
+            ),
+            claim(receipt_no="A3", business_reg_no=OTHER, service="kakao_t", claimed_loss_krw=150_000),
+            claim(receipt_no="A4", business_reg_no="2118607718"),  # bad check digit: quarantined
+            claim(receipt_no="A5", claimant_type="enterprise", business_reg_no=make_brn(3), claimed_loss_krw=9_000_000),
+        ],
+    )
+    ws.deliver(
+        "2022-10-16",
+        [
+            claim(receipt_no="A1", business_reg_no=BIZ, claimed_loss_krw=270_000),  # re-delivery
+            claim(
+                receipt_no="B1", business_reg_no=BIZ, claimed_loss_krw=320_000, received_at="2022-10-16T09:00:00+09:00"
+            ),  # resubmission, same service: lifts the tier
+        ],
+    )
+    ws.deliver(
+        "2022-10-17",
+        [
+            claim(
+                receipt_no="C1",
+                business_reg_no=f"{BIZ[:3]}-{BIZ[3:5]}-{BIZ[5:]}",
+                claimed_loss_krw=100_000,
+                received_at="2022-10-17T09:00:00+09:00",
+            ),  # a lower resubmission
+        ],
+    )
     return ["2022-10-15", "2022-10-16", "2022-10-17"]
 
 
@@ -125,14 +145,20 @@ def test_a_repeated_receipt_within_one_file_counts_once(ws, program):
 
 
 def test_affiliate_claims_are_excluded_and_listed_with_their_operator(ws, program):
-    ws.deliver("2022-10-15", [
-        claim(receipt_no="X1", service="kakao_t"),
-        claim(receipt_no="X2", service="melon", business_reg_no=OTHER),
-        claim(receipt_no="K1", service="kakaotalk"),
-    ])
+    ws.deliver(
+        "2022-10-15",
+        [
+            claim(receipt_no="X1", service="kakao_t"),
+            claim(receipt_no="X2", service="melon", business_reg_no=OTHER),
+            claim(receipt_no="K1", service="kakaotalk"),
+        ],
+    )
     ws.run(program, "2022-10-15")
     listed = ws.csv_rows("exclusions", "2022-10-15", "affiliate_claims.csv")
-    assert [(r["receipt_no"], r["operator"]) for r in listed] == [("X2", "Kakao Entertainment"), ("X1", "Kakao Mobility")]
+    assert [(r["receipt_no"], r["operator"]) for r in listed] == [
+        ("X2", "Kakao Entertainment"),
+        ("X1", "Kakao Mobility"),
+    ]
     assert listed[1]["received_at"] == "2022-10-15T10:00:00+09:00"
     manifest = json.loads((ws.settings.outbox / "exclusions" / "2022-10-15" / "manifest.json").read_text())
     assert manifest["by_operator"] == {"Kakao Entertainment": 1, "Kakao Mobility": 1}
@@ -142,10 +168,30 @@ def test_affiliate_claims_are_excluded_and_listed_with_their_operator(ws, progra
 def test_bank_details_arriving_later_release_the_payment(ws, program):
     ws.deliver("2022-10-15", [claim(receipt_no="R1", bank_code="", account_no="", account_holder="")])
     ws.deliver("2022-10-16", [])
-    ws.deliver("2022-10-17", [claim(receipt_no="R2", service="talk_channel", claimed_loss_krw=50_000,
-                                    received_at="2022-10-17T09:00:00+09:00")])
-    ws.deliver("2022-10-18", [claim(receipt_no="R3", service="kakao_map", claimed_loss_krw=10_000, bank_code="",
-                                    account_no="", received_at="2022-10-18T09:00:00+09:00")])
+    ws.deliver(
+        "2022-10-17",
+        [
+            claim(
+                receipt_no="R2",
+                service="talk_channel",
+                claimed_loss_krw=50_000,
+                received_at="2022-10-17T09:00:00+09:00",
+            )
+        ],
+    )
+    ws.deliver(
+        "2022-10-18",
+        [
+            claim(
+                receipt_no="R3",
+                service="kakao_map",
+                claimed_loss_krw=10_000,
+                bank_code="",
+                account_no="",
+                received_at="2022-10-18T09:00:00+09:00",
+            )
+        ],
+    )
     for day in ("2022-10-15", "2022-10-16", "2022-10-17", "2022-10-18"):
         ws.run(program, day)
     assert ws.payments("2022-10-15") == [] and ws.payments("2022-10-16") == []
@@ -157,8 +203,13 @@ def test_bank_details_arriving_later_release_the_payment(ws, program):
 
 
 def test_over_the_threshold_goes_to_review_and_pays_what_the_council_approved(ws, program):
-    ws.deliver("2022-10-15", [claim(receipt_no="R1", claimed_loss_krw=1_200_000),
-                              claim(receipt_no="R2", business_reg_no=OTHER, claimed_loss_krw=100_000)])
+    ws.deliver(
+        "2022-10-15",
+        [
+            claim(receipt_no="R1", claimed_loss_krw=1_200_000),
+            claim(receipt_no="R2", business_reg_no=OTHER, claimed_loss_krw=100_000),
+        ],
+    )
     ws.run(program, "2022-10-15")
     queue = ws.csv_rows("reviews", "2022-10-15", "review_queue.csv")
     assert [(q["claimant_key"], q["loss_krw"], q["pending_since"]) for q in queue] == [(BIZ, "1200000", "2022-10-15")]
@@ -166,16 +217,39 @@ def test_over_the_threshold_goes_to_review_and_pays_what_the_council_approved(ws
     assert [p["claimant_key"] for p in ws.payments("2022-10-15")] == [OTHER]
 
     ws.deliver("2022-10-16", [])
-    ws.deliver_decisions("2022-10-16", [
-        {"claimant_key": BIZ, "decision": "approved", "approved_amount_krw": "400000", "decided_by": "council",
-         "decided_at": "2022-10-16T10:00:00+09:00"},
-        {"claimant_key": OTHER, "decision": "approved", "approved_amount_krw": "90000", "decided_by": "council",
-         "decided_at": "2022-10-16T10:00:00+09:00"},
-        {"claimant_key": make_brn(99), "decision": "approved", "approved_amount_krw": "1", "decided_by": "council",
-         "decided_at": "2022-10-16T10:00:00+09:00"},
-        {"claimant_key": BIZ, "decision": "approved", "approved_amount_krw": "0", "decided_by": "council",
-         "decided_at": "2022-10-16T11:00:00+09:00"},
-    ])
+    ws.deliver_decisions(
+        "2022-10-16",
+        [
+            {
+                "claimant_key": BIZ,
+                "decision": "approved",
+                "approved_amount_krw": "400000",
+                "decided_by": "council",
+                "decided_at": "2022-10-16T10:00:00+09:00",
+            },
+            {
+                "claimant_key": OTHER,
+                "decision": "approved",
+                "approved_amount_krw": "90000",
+                "decided_by": "council",
+                "decided_at": "2022-10-16T10:00:00+09:00",
+            },
+            {
+                "claimant_key": make_brn(99),
+                "decision": "approved",
+                "approved_amount_krw": "1",
+                "decided_by": "council",
+                "decided_at": "2022-10-16T10:00:00+09:00",
+            },
+            {
+                "claimant_key": BIZ,
+                "decision": "approved",
+                "approved_amount_krw": "0",
+                "decided_by": "council",
+                "decided_at": "2022-10-16T11:00:00+09:00",
+            },
+        ],
+    )
     ws.run(program, "2022-10-16")
     assert [(p["claimant_key"], p["amount_krw"], p["basis"]) for p in ws.payments("2022-10-16")] == [
         (BIZ, "400000", "review_approved")
@@ -268,20 +342,31 @@ def test_an_approval_above_the_cap_is_held_until_a_person_releases_it(ws, progra
     """Issue 10: the day goes on without it; over_cap.csv names the business, amount and cap; a release pays it."""
     from etl.cli import main
 
-    ws.deliver("2022-10-15", [claim(receipt_no="R1", claimed_loss_krw=90_000_000),
-                              claim(receipt_no="R2", business_reg_no=OTHER)])
+    ws.deliver(
+        "2022-10-15",
+        [claim(receipt_no="R1", claimed_loss_krw=90_000_000), claim(receipt_no="R2", business_reg_no=OTHER)],
+    )
     ws.run(program, "2022-10-15", validate=True)
     over = program.max_payment_krw + 1
     ws.deliver("2022-10-16", [])
-    ws.deliver_decisions("2022-10-16", [
-        {"claimant_key": BIZ, "decision": "approved", "approved_amount_krw": str(over),
-         "decided_by": "council", "decided_at": "2022-10-16T10:00:00+09:00"},
-    ])
+    ws.deliver_decisions(
+        "2022-10-16",
+        [
+            {
+                "claimant_key": BIZ,
+                "decision": "approved",
+                "approved_amount_krw": str(over),
+                "decided_by": "council",
+                "decided_at": "2022-10-16T10:00:00+09:00",
+            },
+        ],
+    )
     ws.run(program, "2022-10-16", validate=True)
     assert ws.payments("2022-10-16") == []
     held = ws.csv_rows("reviews", "2022-10-16", "over_cap.csv")
     assert [(h["claimant_key"], h["amount_krw"], h["cap_krw"]) for h in held] == [
-        (BIZ, str(over), str(program.max_payment_krw))]
+        (BIZ, str(over), str(program.max_payment_krw))
+    ]
     assert ws.summary("2022-10-16")["open"]["over_cap_awaiting_release_krw"] == over
     io = ["--db", ws.settings.db_url, "--inbox", str(ws.settings.inbox), "--outbox", str(ws.settings.outbox)]
     assert main(["release", BIZ, "5", "--by", "kim.finance", "--reason", "council minutes 7", *io]) == 1
@@ -289,7 +374,8 @@ def test_an_approval_above_the_cap_is_held_until_a_person_releases_it(ws, progra
     ws.deliver("2022-10-17", [])
     ws.run(program, "2022-10-17", validate=True)
     assert [(p["claimant_key"], p["amount_krw"], p["basis"]) for p in ws.payments("2022-10-17")] == [
-        (BIZ, str(over), "review_approved")]
+        (BIZ, str(over), "review_approved")
+    ]
     capsys.readouterr()
     main(["explain", BIZ, *io])
     assert "over_cap_released" in capsys.readouterr().out
@@ -298,7 +384,7 @@ def test_an_approval_above_the_cap_is_held_until_a_person_releases_it(ws, progra
 def test_the_run_date_comes_from_the_logical_date_in_kst():
     from etl.runtime import run_day_of
 
-    utc = dt.timezone.utc
+    utc = dt.UTC
     assert run_day_of(dt.datetime(2022, 10, 14, 15, 0, tzinfo=utc), None, "Asia/Seoul") == dt.date(2022, 10, 15)
     assert run_day_of(dt.datetime(2022, 10, 15, 0, 0, tzinfo=utc), None, "Asia/Seoul") == dt.date(2022, 10, 15)
     assert run_day_of(None, dt.datetime(2022, 10, 16, 1, 0, tzinfo=utc), "Asia/Seoul") == dt.date(2022, 10, 16)

@@ -31,9 +31,18 @@ def test_a_failed_expectation_keeps_counts_and_masked_samples(ws, program):
 
 
 def test_redact_masks_every_list_of_offending_values():
-    doc = {"results": [{"result": {"unexpected_count": 2, "element_count": 9,
-                                   "partial_unexpected_list": ["110432118290", "01012345678"],
-                                   "partial_unexpected_counts": [{"value": "1234567891", "count": 1}]}}]}
+    doc = {
+        "results": [
+            {
+                "result": {
+                    "unexpected_count": 2,
+                    "element_count": 9,
+                    "partial_unexpected_list": ["110432118290", "01012345678"],
+                    "partial_unexpected_counts": [{"value": "1234567891", "count": 1}],
+                }
+            }
+        ]
+    }
     out = json.dumps(redact(doc))
     for secret in ("110432118290", "01012345678", "1234567891"):
         assert secret not in out

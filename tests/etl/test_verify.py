@@ -20,13 +20,24 @@ ACCOUNTS = ["11012345678901", "56012345678", "1002123456789"]
 
 
 def _payments() -> list[dict]:
-    rows = [("1234567891", "카카오 분식", "004", 30000, "tier_30000"),
-            ("2208162517", "Bread, Butter & Co", "088", 50000, "tier_50000"),
-            ("1018112345", "서울 꽃집", "020", 700000, "review_approved")]
+    rows = [
+        ("1234567891", "카카오 분식", "004", 30000, "tier_30000"),
+        ("2208162517", "Bread, Butter & Co", "088", 50000, "tier_50000"),
+        ("1018112345", "서울 꽃집", "020", 700000, "review_approved"),
+    ]
     return [
-        {"payment_id": f"P1015-20221016-{i:07d}", "claimant_key": brn, "business_reg_no": brn, "payee_name": name,
-         "bank_code": bank, "account_no": ACCOUNTS[i - 1], "account_holder": "홍길동", "amount_krw": amount,
-         "basis": basis, "run_date": DAY.isoformat()}
+        {
+            "payment_id": f"P1015-20221016-{i:07d}",
+            "claimant_key": brn,
+            "business_reg_no": brn,
+            "payee_name": name,
+            "bank_code": bank,
+            "account_no": ACCOUNTS[i - 1],
+            "account_holder": "홍길동",
+            "amount_krw": amount,
+            "basis": basis,
+            "run_date": DAY.isoformat(),
+        }
         for i, (brn, name, bank, amount, basis) in enumerate(rows, start=1)
     ]
 
@@ -36,12 +47,24 @@ def _csv(payments: list[dict]) -> bytes:
 
 
 def _xml(payments: list[dict]) -> bytes:
-    return build_pain001(payments, run_date=DAY, message_id="P1015-20221016",
-                         created_at=dt.datetime(2022, 10, 16, 23, 0, tzinfo=KST), debtor=DEBTOR)
+    return build_pain001(
+        payments,
+        run_date=DAY,
+        message_id="P1015-20221016",
+        created_at=dt.datetime(2022, 10, 16, 23, 0, tzinfo=KST),
+        debtor=DEBTOR,
+    )
 
 
-def _publish(folder: Path, payments: list[dict], *, csv_data: bytes | None = None, xml_data: bytes | None = None,
-             rows: int | None = None, control_sum: int | None = None) -> Path:
+def _publish(
+    folder: Path,
+    payments: list[dict],
+    *,
+    csv_data: bytes | None = None,
+    xml_data: bytes | None = None,
+    rows: int | None = None,
+    control_sum: int | None = None,
+) -> Path:
     """A folder as the pipeline publishes it; the overrides write damaged content under an honest manifest."""
     outbox.begin_folder(folder)
     csv_data = _csv(payments) if csv_data is None else csv_data
@@ -49,7 +72,9 @@ def _publish(folder: Path, payments: list[dict], *, csv_data: bytes | None = Non
     if payments or xml_data is not None:
         written.append(_write(folder, "pain001.xml", _xml(payments) if xml_data is None else xml_data, len(payments)))
     header = {
-        "program": "kakao-1015", "run_date": DAY.isoformat(), "run_id": "claims_daily__2022-10-16",
+        "program": "kakao-1015",
+        "run_date": DAY.isoformat(),
+        "run_id": "claims_daily__2022-10-16",
         "config_sha256": "0" * 64,
         "rows": len(payments) if rows is None else rows,
         "control_sum_krw": sum(int(p["amount_krw"]) for p in payments) if control_sum is None else control_sum,
@@ -141,9 +166,12 @@ def test_a_mismatched_xml_amount_fails_even_with_an_honest_manifest(tmp_path: Pa
     payments = _payments()
     xml = _xml(payments).replace(b'Ccy="KRW">50000<', b'Ccy="KRW">50001<')
     folder = _publish(tmp_path / "day", payments, xml_data=xml)
-    _fails(folder, capsys,
-           "pain001.xml EndToEndId P1015-20221016-0000002: amount 50001 differs from payments.csv's 50000",
-           "PmtInf 1 CtrlSum is '780000', its transactions sum to 780001")
+    _fails(
+        folder,
+        capsys,
+        "pain001.xml EndToEndId P1015-20221016-0000002: amount 50001 differs from payments.csv's 50000",
+        "PmtInf 1 CtrlSum is '780000', its transactions sum to 780001",
+    )
 
 
 def test_a_changed_xml_account_fails_without_printing_it(tmp_path: Path, capsys):
@@ -158,17 +186,22 @@ def test_xml_counts_and_ids_must_match_the_csv(tmp_path: Path, capsys):
     payments = _payments()
     xml = _xml(payments[:2])  # the XML lacks the third payment: its own counts agree with itself
     folder = _publish(tmp_path / "day", payments, xml_data=xml)
-    _fails(folder, capsys,
-           "GrpHdr/NbOfTxs is '2', payments.csv has 3 payments",
-           "GrpHdr/CtrlSum is '80000', payments.csv sums to 780000",
-           "payment P1015-20221016-0000003 of payments.csv has no transaction")
+    _fails(
+        folder,
+        capsys,
+        "GrpHdr/NbOfTxs is '2', payments.csv has 3 payments",
+        "GrpHdr/CtrlSum is '80000', payments.csv sums to 780000",
+        "payment P1015-20221016-0000003 of payments.csv has no transaction",
+    )
 
 
 def test_xml_that_breaks_the_xsd_fails(tmp_path: Path, capsys):
     payments = _payments()
     xml = _xml(payments).replace(b"<PmtMtd>TRF</PmtMtd>", b"<PmtMtd>WIRE</PmtMtd>")
     folder = _publish(tmp_path / "day", payments, xml_data=xml)
-    _fails(folder, capsys, "pain001.xml: not valid against pain.001.001.09.xsd: /Document/CstmrCdtTrfInitn/PmtInf/PmtMtd")
+    _fails(
+        folder, capsys, "pain001.xml: not valid against pain.001.001.09.xsd: /Document/CstmrCdtTrfInitn/PmtInf/PmtMtd"
+    )
 
 
 def test_xml_that_does_not_parse_fails(tmp_path: Path, capsys):
@@ -182,14 +215,18 @@ def test_bad_csv_rows_each_get_a_reason(tmp_path: Path, capsys):
     payments[2]["amount_krw"] = 0
     payments[0]["basis"] = "gift"
     long_id = dict(_payments()[0], payment_id="P" * 36)
-    csv_data = _csv(payments + [long_id])
-    folder = _publish(tmp_path / "day", payments + [long_id], csv_data=csv_data,
-                      xml_data=_xml(_payments()), control_sum=110000)
-    _fails(folder, capsys,
-           "payments.csv line 3 (P1015-20221016-0000001): duplicate payment_id",
-           "payments.csv line 4 (P1015-20221016-0000003): amount_krw '0' is not a positive whole number of won",
-           "payments.csv line 2 (P1015-20221016-0000001): basis 'gift'",
-           "payment_id is 36 characters, more than 35")
+    csv_data = _csv([*payments, long_id])
+    folder = _publish(
+        tmp_path / "day", [*payments, long_id], csv_data=csv_data, xml_data=_xml(_payments()), control_sum=110000
+    )
+    _fails(
+        folder,
+        capsys,
+        "payments.csv line 3 (P1015-20221016-0000001): duplicate payment_id",
+        "payments.csv line 4 (P1015-20221016-0000003): amount_krw '0' is not a positive whole number of won",
+        "payments.csv line 2 (P1015-20221016-0000001): basis 'gift'",
+        "payment_id is 36 characters, more than 35",
+    )
 
 
 def test_stray_files_fail_but_hidden_temp_files_do_not(good: Path, capsys):

@@ -43,8 +43,18 @@ def test_a_day_does_not_run_while_an_earlier_window_day_has_not_arrived(ws, prog
 
 
 def test_a_late_file_then_its_day_then_the_next_pays_the_tier_of_the_sum_once(ws, program):
-    ws.deliver("2022-10-16", [claim(receipt_no="R2", business_reg_no=BIZ, service="kakao_map", claimed_loss_krw=200000,
-                                    received_at="2022-10-16T09:00:00+09:00")])
+    ws.deliver(
+        "2022-10-16",
+        [
+            claim(
+                receipt_no="R2",
+                business_reg_no=BIZ,
+                service="kakao_map",
+                claimed_loss_krw=200000,
+                received_at="2022-10-16T09:00:00+09:00",
+            )
+        ],
+    )
     with pytest.raises(OutOfOrderRun):
         ws.run(program, "2022-10-16")
     ws.deliver("2022-10-15", [claim(receipt_no="R1", business_reg_no=BIZ, claimed_loss_krw=200000)])
@@ -62,8 +72,9 @@ def short_program(tmp_path, program):
     from tests.conftest import copy_program
 
     (tmp_path / "cfg").mkdir()
-    return load_program(copy_program(tmp_path / "cfg", program, lambda t: t.replace("last_day = 2022-11-02",
-                                                                                   "last_day = 2022-10-16")))
+    return load_program(
+        copy_program(tmp_path / "cfg", program, lambda t: t.replace("last_day = 2022-11-02", "last_day = 2022-10-16"))
+    )
 
 
 def test_no_day_runs_for_the_first_time_once_a_later_day_is_published(ws, short_program):
@@ -114,8 +125,15 @@ def test_a_second_writer_stops_at_once_naming_the_holder(ws, program):
     ws.deliver("2022-10-15", [claim(receipt_no="R1", business_reg_no=BIZ)])
     now = dt.datetime.now(dt.UTC)
     with ws.wh.begin() as conn:
-        Warehouse.run(conn, "acquire_writer_lock", holder="publish 2022-10-15 (scheduled__x)", host="other-host",
-                      pid=4242, now=now.isoformat(), expires_at=(now + dt.timedelta(hours=1)).isoformat())
+        Warehouse.run(
+            conn,
+            "acquire_writer_lock",
+            holder="publish 2022-10-15 (scheduled__x)",
+            host="other-host",
+            pid=4242,
+            now=now.isoformat(),
+            expires_at=(now + dt.timedelta(hours=1)).isoformat(),
+        )
     with pytest.raises(WarehouseBusy, match=r"publish 2022-10-15 \(scheduled__x\) \(pid 4242 on other-host"):
         ws.run(program, "2022-10-15")
     assert not (ws.settings.outbox / "reports").exists()
@@ -126,8 +144,15 @@ def test_a_lock_left_by_a_dead_process_on_this_host_is_taken_over(ws, program):
 
     now = dt.datetime.now(dt.UTC)
     with ws.wh.begin() as conn:
-        Warehouse.run(conn, "acquire_writer_lock", holder="crashed run", host=socket.gethostname(),
-                      pid=2**22 + 12345, now=now.isoformat(), expires_at=(now + dt.timedelta(hours=1)).isoformat())
+        Warehouse.run(
+            conn,
+            "acquire_writer_lock",
+            holder="crashed run",
+            host=socket.gethostname(),
+            pid=2**22 + 12345,
+            now=now.isoformat(),
+            expires_at=(now + dt.timedelta(hours=1)).isoformat(),
+        )
     ws.deliver("2022-10-15", [claim(receipt_no="R1", business_reg_no=BIZ)])
     ws.run(program, "2022-10-15")
     assert paid_total(ws, ["2022-10-15"]) == 30000
@@ -146,10 +171,16 @@ def test_two_processes_running_the_same_day_never_publish_a_mismatched_folder(ws
 
     for i in range(30):
         ws.deliver("2022-10-15", [claim(receipt_no=f"R{i}", business_reg_no=make_brn(100 + i)) for i in range(30)])
-    env = {**os.environ, "RELIEF_INBOX": str(ws.settings.inbox), "RELIEF_OUTBOX": str(ws.settings.outbox),
-           "RELIEF_DB_URL": ws.settings.db_url}
+    env = {
+        **os.environ,
+        "RELIEF_INBOX": str(ws.settings.inbox),
+        "RELIEF_OUTBOX": str(ws.settings.outbox),
+        "RELIEF_DB_URL": ws.settings.db_url,
+    }
     cmd = [sys.executable, "-m", "etl.cli", "run-day", "2022-10-15"]
-    procs = [subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    procs = [
+        subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)
+    ]
     results = [(p.wait(timeout=120), p.stderr.read()) for p in procs]
     assert any(code == 0 for code, _ in results), results
     for code, err in results:
@@ -173,8 +204,18 @@ def test_a_new_decisions_file_for_a_published_day_is_refused(ws, program):
     ws.deliver("2022-10-15", [claim(receipt_no="R1", business_reg_no=BIZ)])
     ws.run(program, "2022-10-15")
     first = ws.payments("2022-10-15")
-    ws.deliver_decisions("2022-10-15", [{"claimant_key": BIZ, "decision": "approved", "approved_amount_krw": "100000",
-                                         "decided_by": "council", "decided_at": "2022-10-15T12:00:00+09:00"}])
+    ws.deliver_decisions(
+        "2022-10-15",
+        [
+            {
+                "claimant_key": BIZ,
+                "decision": "approved",
+                "approved_amount_krw": "100000",
+                "decided_by": "council",
+                "decided_at": "2022-10-15T12:00:00+09:00",
+            }
+        ],
+    )
     with pytest.raises(PublishedDayChanged, match=r"decisions \(absent then"):
         ws.run(program, "2022-10-15")
     assert ws.payments("2022-10-15") == first
@@ -204,8 +245,15 @@ def test_a_rerun_on_the_same_inputs_reproduces_every_file_byte_for_byte(ws, prog
 # 4. received_at in range ---------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("received_at", ["2023-10-16T10:00:00+09:00", "2021-10-16T10:00:00+09:00",
-                                         "9999-12-31T23:00:00-14:00", "2022-10-16T00:00:00+09:00"])
+@pytest.mark.parametrize(
+    "received_at",
+    [
+        "2023-10-16T10:00:00+09:00",
+        "2021-10-16T10:00:00+09:00",
+        "9999-12-31T23:00:00-14:00",
+        "2022-10-16T00:00:00+09:00",
+    ],
+)
 def test_a_claim_received_outside_its_range_is_quarantined(ws, program, received_at):
     ws.deliver("2022-10-15", [claim(receipt_no="R1", business_reg_no=BIZ, received_at=received_at)])
     ws.run(program, "2022-10-15")
@@ -215,12 +263,18 @@ def test_a_claim_received_outside_its_range_is_quarantined(ws, program, received
 
 
 def test_a_typo_year_cannot_outrank_later_corrections(ws, program):
-    ws.deliver("2022-10-15", [claim(receipt_no="R1", business_reg_no=BIZ, claimed_loss_krw=100000),
-                              claim(receipt_no="R2", business_reg_no=BIZ, claimed_loss_krw=10,
-                                    received_at="2023-10-16T10:00:00+09:00")])
+    ws.deliver(
+        "2022-10-15",
+        [
+            claim(receipt_no="R1", business_reg_no=BIZ, claimed_loss_krw=100000),
+            claim(receipt_no="R2", business_reg_no=BIZ, claimed_loss_krw=10, received_at="2023-10-16T10:00:00+09:00"),
+        ],
+    )
     ws.run(program, "2022-10-15")
-    ws.deliver("2022-10-16", [claim(receipt_no="R3", business_reg_no=BIZ, claimed_loss_krw=400000,
-                                    received_at="2022-10-16T10:00:00+09:00")])
+    ws.deliver(
+        "2022-10-16",
+        [claim(receipt_no="R3", business_reg_no=BIZ, claimed_loss_krw=400000, received_at="2022-10-16T10:00:00+09:00")],
+    )
     ws.run(program, "2022-10-16")
     assert paid_total(ws, ["2022-10-15", "2022-10-16"]) == 50000
 
@@ -232,8 +286,20 @@ def test_a_resubmission_without_bank_details_is_topped_up_to_the_known_account(w
     ws.deliver("2022-10-15", [claim(receipt_no="R1", business_reg_no=BIZ, claimed_loss_krw=200000)])
     ws.run(program, "2022-10-15")
     account = ws.payments("2022-10-15")[0]["account_no"]
-    ws.deliver("2022-10-16", [claim(receipt_no="R2", business_reg_no=BIZ, claimed_loss_krw=400000, bank_code="",
-                                    account_no="", account_holder="", received_at="2022-10-16T09:00:00+09:00")])
+    ws.deliver(
+        "2022-10-16",
+        [
+            claim(
+                receipt_no="R2",
+                business_reg_no=BIZ,
+                claimed_loss_krw=400000,
+                bank_code="",
+                account_no="",
+                account_holder="",
+                received_at="2022-10-16T09:00:00+09:00",
+            )
+        ],
+    )
     ws.run(program, "2022-10-16")
     top_up = ws.payments("2022-10-16")
     assert [(p["amount_krw"], p["basis"], p["account_no"]) for p in top_up] == [("20000", "top_up", account)]
@@ -271,8 +337,9 @@ def test_a_publish_that_fails_halfway_leaves_no_day_manifest_and_no_summary(ws, 
     monkeypatch.undo()
     ws.run(program, "2022-10-15")  # the day was not published: it simply runs again
     day = json.loads((ws.settings.outbox / "days" / "2022-10-15" / "manifest.json").read_text())
-    assert set(day["folders"]) == {f"{k}/2022-10-15/manifest.json"
-                                   for k in ("exclusions", "quarantine", "reviews", "payments", "reports")}
+    assert set(day["folders"]) == {
+        f"{k}/2022-10-15/manifest.json" for k in ("exclusions", "quarantine", "reviews", "payments", "reports")
+    }
     assert day["cumulative"]["issued"] == {"count": 1, "krw": 30000}
 
 
@@ -284,12 +351,32 @@ def test_the_audit_trail_tells_a_business_story_with_masked_accounts(ws, program
 
     ws.deliver("2022-10-15", [claim(receipt_no="R1", business_reg_no=BIZ, claimed_loss_krw=200000)])
     ws.run(program, "2022-10-15")
-    ws.deliver("2022-10-16", [claim(receipt_no="R2", business_reg_no=BIZ, service="kakao_map",
-                                    received_at="2022-10-16T09:00:00+09:00", claimed_loss_krw=200000)])
+    ws.deliver(
+        "2022-10-16",
+        [
+            claim(
+                receipt_no="R2",
+                business_reg_no=BIZ,
+                service="kakao_map",
+                received_at="2022-10-16T09:00:00+09:00",
+                claimed_loss_krw=200000,
+            )
+        ],
+    )
     ws.run(program, "2022-10-16")
     account = ws.payments("2022-10-15")[0]["account_no"]
-    rc = main(["explain", BIZ, "--db", ws.settings.db_url, "--inbox", str(ws.settings.inbox),
-               "--outbox", str(ws.settings.outbox)])
+    rc = main(
+        [
+            "explain",
+            BIZ,
+            "--db",
+            ws.settings.db_url,
+            "--inbox",
+            str(ws.settings.inbox),
+            "--outbox",
+            str(ws.settings.outbox),
+        ]
+    )
     out = capsys.readouterr().out
     assert rc == 0
     assert "R1" in out and "R2" in out and "top_up" in out and "tier_30000" in out

@@ -13,9 +13,14 @@ from tests.builders import claim, make_brn
 
 
 def test_the_closing_report_reconciles_and_the_program_pays_no_more(ws, program):
-    ws.deliver("2022-10-15", [claim(receipt_no="R1", business_reg_no=make_brn(1), claimed_loss_krw=100_000),
-                              claim(receipt_no="R2", business_reg_no=make_brn(2), claimed_loss_krw=400_000),
-                              claim(receipt_no="R3", business_reg_no=make_brn(3), claimed_loss_krw=900_000)])
+    ws.deliver(
+        "2022-10-15",
+        [
+            claim(receipt_no="R1", business_reg_no=make_brn(1), claimed_loss_krw=100_000),
+            claim(receipt_no="R2", business_reg_no=make_brn(2), claimed_loss_krw=400_000),
+            claim(receipt_no="R3", business_reg_no=make_brn(3), claimed_loss_krw=900_000),
+        ],
+    )
     ws.run(program, "2022-10-15")
     ws.deliver("2022-10-16", [])
     ws.run(program, "2022-10-16")

@@ -15,15 +15,15 @@ DAY = "2023-01-05"
 HEADER = "user_id,status,joined_at,talk_drawer_optin_at\n"
 
 
-
 def program_with_cap(tmp_path: Path, program, cap: int):
     """A copy of the 1015 program (and its services file) with the Talk Drawer cap lowered."""
     text = DEFAULT_PROGRAM_FILE.read_text(encoding="utf-8")  # the rules; the tests' demo overlay only sets [approval]
     assert "talk_drawer_cap = 3000000" in text
     folder = tmp_path / "program"
     folder.mkdir()
-    (folder / "kakao_1015.toml").write_text(text.replace("talk_drawer_cap = 3000000", f"talk_drawer_cap = {cap}"),
-                                            encoding="utf-8")
+    (folder / "kakao_1015.toml").write_text(
+        text.replace("talk_drawer_cap = 3000000", f"talk_drawer_cap = {cap}"), encoding="utf-8"
+    )
     shutil.copy(program.services_path, folder / program.services_path.name)
     return load_program(folder / "kakao_1015.toml")
 
@@ -70,8 +70,11 @@ def reference_rollout(path: Path, program) -> dict[str, str]:
             except (AssertionError, ValueError, TypeError, KeyError):
                 continue
             last[row["user_id"]] = {"status": row["status"], "joined": joined, "optin": optin}
-    eligible = {u: r for u, r in last.items()
-                if r["status"] != "withdrawn" and r["joined"] <= program.eligible_joined_on_or_before}
+    eligible = {
+        u: r
+        for u, r in last.items()
+        if r["status"] != "withdrawn" and r["joined"] <= program.eligible_joined_on_or_before
+    }
     queue = sorted((r["optin"], u) for u, r in eligible.items() if r["optin"] is not None)
     passes = {u for _, u in queue[: program.talk_drawer_cap]}
     return {u: ("relief_base_td" if u in passes else "relief_base") for u in eligible}

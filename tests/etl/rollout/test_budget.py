@@ -18,10 +18,13 @@ def test_budget_reproduces_the_cost_table_beside_the_cash_paid(settings, program
     with wh.begin() as conn:
         payments = (("P1", "2022-10-20", 30_000), ("P2", "2022-11-03", 50_000), ("P3", "2023-01-06", 30_000))
         for pid, day, amount in payments:
-            conn.execute(sa.text(
-                "insert into payments (payment_id, run_date, claimant_key, business_reg_no, bank_code, account_no,"
-                " amount_krw, basis) values (:p, :d, 'k', '1234567890', '004', '123', :a, 'tier_30000')"),
-                {"p": pid, "d": day, "a": amount})
+            conn.execute(
+                sa.text(
+                    "insert into payments (payment_id, run_date, claimant_key, business_reg_no, bank_code, account_no,"
+                    " amount_krw, basis) values (:p, :d, 'k', '1234567890', '004', '123', :a, 'tier_30000')"
+                ),
+                {"p": pid, "d": day, "a": amount},
+            )
     write_users(settings, ["u1,active,2015-01-01,2022-12-30T10:00:00+09:00", "u2,active,2015-01-01,"])
     result = rollout.run_rollout(settings, program, DAY)
     folder = settings.outbox / "reports" / "budget" / DAY

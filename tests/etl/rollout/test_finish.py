@@ -14,12 +14,19 @@ def test_manifest_gives_items_face_values_and_validity(settings, program):
     assert (m["program"], m["config_sha256"], m["run_id"]) == ("kakao-1015", program.sha256, "test-run")
     items = {i["code"]: i for i in m["bundles"]["relief_base_td"]["items"]}
     assert [i["code"] for i in m["bundles"]["relief_base"]["items"]] == [
-        "emoticon_permanent", "emoticon_90d_1", "emoticon_90d_2", "makers_coupon_2000", "makers_coupon_3000"]
+        "emoticon_permanent",
+        "emoticon_90d_1",
+        "emoticon_90d_2",
+        "makers_coupon_2000",
+        "makers_coupon_3000",
+    ]
     assert items["emoticon_permanent"]["validity"] == "permanent" and items["emoticon_permanent"]["valid_to"] is None
     for code in ("emoticon_90d_1", "emoticon_90d_2"):
         assert (items[code]["valid_from"], items[code]["valid_to"]) == ("2023-01-05", "2023-04-04")
     assert (items["talk_drawer_plus_1m"]["valid_from"], items["talk_drawer_plus_1m"]["valid_to"]) == (
-        "2023-01-05", "2023-02-04")
+        "2023-01-05",
+        "2023-02-04",
+    )
     assert (items["makers_coupon_2000"]["kind"], items["makers_coupon_2000"]["face_value_krw"]) == ("coupon", 2000)
     assert items["makers_coupon_3000"]["face_value_krw"] == 3000
     assert items["talk_drawer_plus_1m"]["face_value_krw"] == 990

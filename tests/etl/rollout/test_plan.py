@@ -20,13 +20,16 @@ from tests.etl.rollout.helpers import (
 
 
 def test_eligibility_withdrawn_and_late_joiners_get_nothing(settings, program):
-    write_users(settings, [
-        "u01,active,2022-10-15,",  # joined on the outage day: eligible
-        "u02,dormant,2010-03-18,",  # dormant is not withdrawn: eligible
-        "u03,withdrawn,2015-01-01,2022-12-30T10:00:00+09:00",
-        "u04,active,2022-10-16,2022-12-30T10:00:00+09:00",  # joined the day after
-        "u05,active,2023-01-04,",
-    ])
+    write_users(
+        settings,
+        [
+            "u01,active,2022-10-15,",  # joined on the outage day: eligible
+            "u02,dormant,2010-03-18,",  # dormant is not withdrawn: eligible
+            "u03,withdrawn,2015-01-01,2022-12-30T10:00:00+09:00",
+            "u04,active,2022-10-16,2022-12-30T10:00:00+09:00",  # joined the day after
+            "u05,active,2023-01-04,",
+        ],
+    )
     result = rollout.run_rollout(settings, program, DAY)
     assert sorted(read_grants(settings)) == [("u01", "relief_base"), ("u02", "relief_base")]
     counts = result["counts"]
@@ -36,17 +39,20 @@ def test_eligibility_withdrawn_and_late_joiners_get_nothing(settings, program):
 
 def test_pass_cap_goes_to_the_earliest_eligible_optins_ties_by_user_id(tmp_path, settings, program):
     prog = program_with_cap(tmp_path, program, 3)
-    write_users(settings, [
-        "u01,withdrawn,2015-01-01,2022-12-30T08:00:00+09:00",  # earliest of all, but withdrawn: no pass
-        "u02,active,2022-11-01,2022-12-30T08:00:00+09:00",  # joined too late: no pass
-        "u09,active,2015-01-01,2022-12-30T09:00:00+09:00",  # earliest eligible
-        "u07,active,2015-01-01,2022-12-30T10:00:00+09:00",  # four tied at 10:00 KST for two passes
-        "u04,dormant,2015-01-01,2022-12-30T10:00:00+09:00",
-        "u03,active,2015-01-01,2022-12-30T01:00:00Z",  # the same instant, written in UTC
-        "u05,active,2015-01-01,2022-12-30T10:00:00+09:00",
-        "u06,active,2015-01-01,2022-12-31T10:00:00+09:00",
-        "u08,active,2015-01-01,",
-    ])
+    write_users(
+        settings,
+        [
+            "u01,withdrawn,2015-01-01,2022-12-30T08:00:00+09:00",  # earliest of all, but withdrawn: no pass
+            "u02,active,2022-11-01,2022-12-30T08:00:00+09:00",  # joined too late: no pass
+            "u09,active,2015-01-01,2022-12-30T09:00:00+09:00",  # earliest eligible
+            "u07,active,2015-01-01,2022-12-30T10:00:00+09:00",  # four tied at 10:00 KST for two passes
+            "u04,dormant,2015-01-01,2022-12-30T10:00:00+09:00",
+            "u03,active,2015-01-01,2022-12-30T01:00:00Z",  # the same instant, written in UTC
+            "u05,active,2015-01-01,2022-12-30T10:00:00+09:00",
+            "u06,active,2015-01-01,2022-12-31T10:00:00+09:00",
+            "u08,active,2015-01-01,",
+        ],
+    )
     result = rollout.run_rollout(settings, prog, DAY, shard_size=2)
     grants = dict(read_grants(settings))
     assert {u for u, b in grants.items() if b == "relief_base_td"} == {"u09", "u03", "u04"}
@@ -88,8 +94,12 @@ def test_malformed_rows_are_quarantined_and_duplicates_get_one_bundle(settings, 
     assert counts["quarantined"] == 12 and counts["duplicate_rows"] == 5 and counts["users"] == 20_000
     assert counts["rows_received"] == counts["users"] + counts["duplicate_rows"] + counts["quarantined"]
     assert counts["quarantined_by_reason"] == {
-        "bad_joined_at": 2, "bad_status": 2, "bad_talk_drawer_optin_at": 4, "empty_user_id": 2,
-        "wrong_field_count": 2}
+        "bad_joined_at": 2,
+        "bad_status": 2,
+        "bad_talk_drawer_optin_at": 4,
+        "empty_user_id": 2,
+        "wrong_field_count": 2,
+    }
     m = manifest(settings)
     assert m["quarantine"]["rows"] == 12 and m["files"]["rejected_users.csv"]["rows"] == 12
     lines = (settings.inbox / "users.csv").read_text(encoding="utf-8").split("\n")
@@ -102,7 +112,8 @@ def test_malformed_rows_are_quarantined_and_duplicates_get_one_bundle(settings, 
     grants = dict(read_grants(settings))
     assert not any(f"u{i:09d}" in grants for i in range(1, 6))
     assert counts["eligible"] == info["eligible"] - sum(
-        1 for i in range(1, 6) if f"u{i:09d}" in reference_rollout_without_dups(settings, prog))
+        1 for i in range(1, 6) if f"u{i:09d}" in reference_rollout_without_dups(settings, prog)
+    )
 
 
 def reference_rollout_without_dups(settings, prog) -> set[str]:
@@ -116,19 +127,24 @@ def reference_rollout_without_dups(settings, prog) -> set[str]:
 
 def test_sorted_directory_with_a_repeated_user(settings, program):
     """A directory sorted by user_id (no repeats: no hashing needed), except one user listed twice."""
-    write_users(settings, [
-        "u1,active,2015-01-01,2022-12-30T10:00:00+09:00",
-        "u2,active,2015-01-01,",
-        "u2,withdrawn,2015-01-01,",  # the last row wins: u2 gets nothing
-        "u3,active,2015-01-01,",
-    ])
+    write_users(
+        settings,
+        [
+            "u1,active,2015-01-01,2022-12-30T10:00:00+09:00",
+            "u2,active,2015-01-01,",
+            "u2,withdrawn,2015-01-01,",  # the last row wins: u2 gets nothing
+            "u3,active,2015-01-01,",
+        ],
+    )
     result = rollout.run_rollout(settings, program, DAY)
     assert sorted(read_grants(settings)) == [("u1", "relief_base_td"), ("u3", "relief_base")]
     assert result["counts"]["duplicate_rows"] == 1 and result["counts"]["users"] == 3
     write_users(settings, ["u1,active,2015-01-01,", "u2,active,2015-01-01,", "u3,withdrawn,2015-01-01,"])
     result = rollout.run_rollout(settings, program, DAY)
     assert result["counts"]["duplicate_rows"] == 0 and sorted(read_grants(settings)) == [
-        ("u1", "relief_base"), ("u2", "relief_base")]
+        ("u1", "relief_base"),
+        ("u2", "relief_base"),
+    ]
 
 
 def test_wrong_day_is_refused(settings, program):

@@ -18,8 +18,9 @@ def test_parquet_directory_gives_the_same_grants(tmp_path, program):
     prog = program_with_cap(tmp_path, program, 1_250)
     out = {}
     for fmt in ("csv", "parquet"):
-        s = Settings(inbox=tmp_path / fmt / "in", outbox=tmp_path / fmt / "out",
-                     db_url=f"sqlite:///{tmp_path / fmt}.db")
+        s = Settings(
+            inbox=tmp_path / fmt / "in", outbox=tmp_path / fmt / "out", db_url=f"sqlite:///{tmp_path / fmt}.db"
+        )
         generate_users(s.inbox, prog, n_users=20_000, seed=7, fmt=fmt)
         rollout.run_rollout(s, prog, DAY, shard_size=50_000)
         out[fmt] = sorted(read_grants(s))
@@ -58,7 +59,10 @@ def test_small_blocks_long_lines_and_line_numbers(settings, program, monkeypatch
     with open(grants_dir(settings) / "rejected_users.csv", newline="", encoding="utf-8") as fh:
         bad = list(csv.DictReader(fh))
     assert [(int(r["line_no"]), r["reason"]) for r in bad] == [
-        (12, "bad_status"), (1_502, "wrong_field_count"), (3_001, "bad_joined_at")]
+        (12, "bad_status"),
+        (1_502, "wrong_field_count"),
+        (3_001, "bad_joined_at"),
+    ]
     assert all(file_lines[int(r["line_no"]) - 1] == r["raw"] for r in bad)
 
 
@@ -73,10 +77,13 @@ def test_missing_directory_fails_clearly_and_publishes_nothing(settings, program
         rollout.run_rollout(Settings(settings.inbox / "nope", settings.outbox, settings.db_url), program, DAY)
 
 
-@pytest.mark.parametrize("content, message", [
-    (b"", "is empty"),
-    (b"user_id,state,joined_at,talk_drawer_optin_at\nu1,active,2015-01-01,\n", "the header is"),
-])
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (b"", "is empty"),
+        (b"user_id,state,joined_at,talk_drawer_optin_at\nu1,active,2015-01-01,\n", "the header is"),
+    ],
+)
 def test_unusable_directory_file_fails_before_anything_is_written(settings, program, content, message):
     (settings.inbox / "users.csv").write_bytes(content)
     with pytest.raises(InboxFileError, match=message):

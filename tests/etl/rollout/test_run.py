@@ -22,7 +22,8 @@ def test_rerun_reproduces_identical_shards(settings, generated):
     assert shard_bytes(settings) == before and len(before) == 7
     assert first["run_id"] != second["run_id"]
     assert [s["sha256"] for s in manifest(settings)["shards"]] == [
-        sha256_file(grants_dir(settings) / n) for n in before]
+        sha256_file(grants_dir(settings) / n) for n in before
+    ]
 
 
 def test_after_a_crash_a_rerun_finishes_the_missing_shards(settings, generated, monkeypatch):
@@ -59,8 +60,20 @@ def test_cli_rollout(settings, program, capsys):
     from etl.cli import main
 
     write_users(settings, ["u1,active,2015-01-01,", "u2,withdrawn,2015-01-01,"])
-    code = main(["rollout", DAY, "--shard-size", "1", "--inbox", str(settings.inbox), "--outbox",
-                 str(settings.outbox), "--db", settings.db_url])
+    code = main(
+        [
+            "rollout",
+            DAY,
+            "--shard-size",
+            "1",
+            "--inbox",
+            str(settings.inbox),
+            "--outbox",
+            str(settings.outbox),
+            "--db",
+            settings.db_url,
+        ]
+    )
     assert code == 0
     out = json.loads(capsys.readouterr().out)
     assert out["counts"]["eligible"] == 1 and out["shards"] == 2
@@ -80,8 +93,24 @@ def test_rollout_process_imports_neither_pandas_nor_sqlalchemy(settings, program
         " print('HEAVY', heavy, file=sys.stderr); sys.exit(rc or (3 if heavy else 0))"
     )
     repo = Path(__file__).resolve().parents[3]  # tests/etl/rollout/ -> the repository
-    proc = subprocess.run([sys.executable, "-c", code, "rollout", DAY, "--inbox", str(settings.inbox), "--outbox",
-                           str(settings.outbox), "--db", settings.db_url], capture_output=True, text=True, cwd=repo)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            code,
+            "rollout",
+            DAY,
+            "--inbox",
+            str(settings.inbox),
+            "--outbox",
+            str(settings.outbox),
+            "--db",
+            settings.db_url,
+        ],
+        capture_output=True,
+        text=True,
+        cwd=repo,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "HEAVY []" in proc.stderr
     assert sorted(read_grants(settings)) == [("u1", "relief_base_td"), ("u2", "relief_base")]

@@ -191,15 +191,16 @@ def test_fractional_scale_reports_the_exact_counts_it_produced(tmp_path, program
     assert len(parsed.quarantined) == expected["malformed"]
     assert sum(len(r) for r in parsed.days) - len(eff) == expected["duplicates"]
     # round(cell x scale), margins the sums of the cells
-    assert expected["small_business"] == sum(int(KAKAO_TABLE[("small_business", g)] * 0.02 + 0.5) for g in
-                                             ("paid_service", "free_monetary", "non_monetary"))
+    assert expected["small_business"] == sum(
+        int(KAKAO_TABLE[("small_business", g)] * 0.02 + 0.5) for g in ("paid_service", "free_monetary", "non_monetary")
+    )
     assert abs(expected["reports_received"] - 105_116 * 0.02) <= 9
 
 
 @pytest.mark.parametrize("scale", [2, 10])
 def test_integer_scales_multiply_every_cell(scale):
     table = scaled_table(scale)
-    for (kakao, source) in ((True, KAKAO_TABLE), (False, AFFILIATE_TABLE)):
+    for kakao, source in ((True, KAKAO_TABLE), (False, AFFILIATE_TABLE)):
         for (ctype, damage), n in source.items():
             cell = next(c for c in table if (c.kakao, c.ctype, c.damage) == (kakao, ctype, damage))
             assert table[cell] == n * scale
@@ -224,8 +225,23 @@ def test_same_seed_gives_identical_bytes_and_another_seed_does_not(tmp_path, pro
 
 
 def test_cli_generate_claims(tmp_path, capsys):
-    assert relief(["generate", "claims", "--scale", "0.005", "--seed", "3", "--inbox", str(tmp_path / "in"),
-                   "--program", str(DEFAULT_PROGRAM_FILE)]) == 0
+    assert (
+        relief(
+            [
+                "generate",
+                "claims",
+                "--scale",
+                "0.005",
+                "--seed",
+                "3",
+                "--inbox",
+                str(tmp_path / "in"),
+                "--program",
+                str(DEFAULT_PROGRAM_FILE),
+            ]
+        )
+        == 0
+    )
     assert len(list((tmp_path / "in").glob("claims_2022*.csv"))) == 19
     assert '"reports_received"' in capsys.readouterr().out
 
@@ -310,7 +326,7 @@ def test_small_business_losses_sit_around_the_band_edges(effective):
     for rows in by_brn.values():
         rows.sort(key=lambda r: (r["received_at"], r["receipt_no"]))
         first_without = next((i for i, r in enumerate(rows) if r["bank_code"] is None), None)
-        if first_without is not None and any(r["bank_code"] for r in rows[first_without + 1:]):
+        if first_without is not None and any(r["bank_code"] for r in rows[first_without + 1 :]):
             brought += 1
     assert brought > 0, "a later claim brings the bank details an earlier one lacked"
 
@@ -365,11 +381,13 @@ def test_redeliveries_on_later_days_some_adding_bank_details(scale1):
             if first[1]["bank_code"] is None and r["bank_code"] is not None:
                 adds_bank += 1
                 bank = ("bank_code", "account_no", "account_holder", "line_no")
-                assert {k: v for k, v in r.items() if k not in bank} == \
-                    {k: v for k, v in first[1].items() if k not in bank}
+                assert {k: v for k, v in r.items() if k not in bank} == {
+                    k: v for k, v in first[1].items() if k not in bank
+                }
             elif r["bank_code"] == first[1]["bank_code"]:
-                assert {k: v for k, v in r.items() if k != "line_no"} == \
-                    {k: v for k, v in first[1].items() if k != "line_no"}
+                assert {k: v for k, v in r.items() if k != "line_no"} == {
+                    k: v for k, v in first[1].items() if k != "line_no"
+                }
     assert later_day > 0 and same_day > 0 and adds_bank > 0
 
 
