@@ -114,85 +114,89 @@ def main(argv: list[str] | None = None) -> int:
         return 1
 
 
-def _dispatch(args, program, settings) -> int:
-    if args.command == "run-day":
-        from etl.daily import run_days
+def _emit(result: object) -> int:
+    print(json.dumps(result, ensure_ascii=False, default=str))
+    return 0
 
-        last = args.to or args.day
-        if last < args.day:
-            raise SystemExit("relief: --to is before the day")
-        # No way to skip the Great Expectations gate from the command line: it always runs.
-        results = run_days(settings, program, args.day, last, approve=args.approve or None)
-        for result in results:
-            print(json.dumps(result, ensure_ascii=False))
-        return 0
-    if args.command == "report":
-        from etl.io.warehouse import Warehouse
-        from etl.reports.summary import print_report
 
-        return print_report(Warehouse(settings.db_url), program, args.day, as_json=args.json)
-    if args.command == "rollout":
-        from etl.rollout import run_rollout
+def _warehouse(settings):
+    from etl.io.warehouse import Warehouse
 
-        print(json.dumps(run_rollout(settings, program, args.day, shard_size=args.shard_size), ensure_ascii=False))
-        return 0
-    if args.command == "close":
-        from etl.io.warehouse import Warehouse
-        from etl.reports.closing import close_program
+    return Warehouse(settings.db_url)
 
-        day = args.day or getattr(program, "close_date", None)
-        if day is None:
-            raise SystemExit("relief: give the close date")
-        done = close_program(Warehouse(settings.db_url), settings.outbox, program, day, args.by)
-        print(json.dumps(done, ensure_ascii=False))
-        return 0
-    if args.command == "release":
-        from etl.io.warehouse import Warehouse
-        from etl.payments.release import release_over_cap
 
-        done = release_over_cap(Warehouse(settings.db_url), args.key, args.amount, args.by, args.reason)
-        print(json.dumps(done, ensure_ascii=False))
-        return 0
-    if args.command == "explain":
-        from etl.io.warehouse import Warehouse
-        from etl.ledger.explain import explain
+def _run_day(args, program, settings) -> int:
+    from etl.daily import run_days
 
-        text, known = explain(Warehouse(settings.db_url), args.key)
-        print(text)
-        return 0 if known else 1
-    if args.command == "verify":
-        from etl.payments.verify import verify_folder
+    last = args.to or args.day
+    if last < args.day:
+        raise SystemExit("relief: --to is before the day")
+    # No way to skip the Great Expectations gate from the command line: it always runs.
+    for result in run_days(settings, program, args.day, last, approve=args.approve or None):
+        _emit(result)
+    return 0
 
-        return verify_folder(args.folder)
-    if args.command == "generate" and args.what == "claims":
+
+def _report(args, program, settings) -> int:
+    from etl.reports.summary import print_report
+
+    return print_report(_warehouse(settings), program, args.day, as_json=args.json)
+
+
+def _rollout(args, program, settings) -> int:
+    from etl.rollout import run_rollout
+
+    return _emit(run_rollout(settings, program, args.day, shard_size=args.shard_size))
+
+
+def _close(args, program, settings) -> int:
+    from etl.reports.closing import close_program
+
+    return _emit(close_program(_warehouse(settings), settings.outbox, program, args.day or program.close_date, args.by))
+
+
+def _release(args, program, settings) -> int:
+    from etl.payments.release import release_over_cap
+
+    return _emit(release_over_cap(_warehouse(settings), args.key, args.amount, args.by, args.reason))
+
+
+def _explain(args, program, settings) -> int:
+    from etl.ledger.explain import explain
+
+    text, known = explain(_warehouse(settings), args.key)
+    print(text)
+    return 0 if known else 1
+
+
+def _verify(args, program, settings) -> int:
+    from etl.payments.verify import verify_folder
+
+    return verify_folder(args.folder)
+
+
+def _generate(args, program, settings) -> int:
+    if args.what == "claims":
         from etl.synth.claims import generate_claims
 
-        print(
-            json.dumps(generate_claims(settings.inbox, program, scale=args.scale, seed=args.seed), ensure_ascii=False)
-        )
-        return 0
-    if args.command == "generate" and args.what == "settlement":
+        return _emit(generate_claims(settings.inbox, program, scale=args.scale, seed=args.seed))
+    if args.what == "settlement":
         from etl.synth.settlement import generate_settlement
 
-        print(
-            json.dumps(
-                generate_settlement(settings.inbox, settings.outbox, program, seed=args.seed),
-                ensure_ascii=False,
-                default=str,
-            )
-        )
-        return 0
-    if args.command == "generate" and args.what == "users":
-        from etl.synth.users import generate_users
+        return _emit(generate_settlement(settings.inbox, settings.outbox, program, seed=args.seed))
+    from etl.synth.users import generate_users
 
-        print(
-            json.dumps(
-                generate_users(settings.inbox, program, n_users=args.users, seed=args.seed, fmt=args.format),
-                ensure_ascii=False,
-            )
-        )
-        return 0
-    raise AssertionError(args)
+    return _emit(generate_users(settings.inbox, program, n_users=args.users, seed=args.seed, fmt=args.format))
+
+
+COMMANDS = {
+    "run-day": _run_day, "report": _report, "rollout": _rollout, "close": _close, "release": _release,
+    "explain": _explain, "verify": _verify, "generate": _generate,
+}  # fmt: skip
+
+
+def _dispatch(args, program, settings) -> int:
+    return COMMANDS[args.command](args, program, settings)
 
 
 if __name__ == "__main__":

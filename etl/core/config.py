@@ -20,7 +20,6 @@ import functools
 import hashlib
 import os
 import tomllib
-import zoneinfo
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, get_args
@@ -28,7 +27,6 @@ from typing import Any, get_args
 from etl.core.resources import data_dir
 
 DEFAULT_PROGRAM_FILE = data_dir("programs") / "kakao_1015.toml"
-PAYMENT_ID_SUFFIX = "-YYYYMMDD-NNNNNNN"  # payment_id = PREFIX-YYYYMMDD-NNNNNNN, at most 35 characters
 
 
 class ConfigError(ValueError):
@@ -204,14 +202,6 @@ def _merge(base: dict[str, Any], overlay: dict[str, Any]) -> dict[str, Any]:
 # Reporting: one line per problem, named by its dotted path ----------------------------------------------
 
 
-class _Problems(ValueError):
-    """Cross-field problems of one table: (path relative to the table, what is wrong) each."""
-
-    def __init__(self, problems: list[tuple[str, str]]):
-        super().__init__("; ".join(f"{where} {what}".strip() for where, what in problems))
-        self.problems = problems
-
-
 def _dotted(loc: tuple[int | str, ...]) -> str:
     out = ""
     for part in loc:
@@ -250,7 +240,9 @@ def _describe(err: Any) -> list[str]:
         return [f"{where}: unknown {what} ({hint})"]
     if kind == "value_error":
         exc = err["ctx"]["error"]
-        problems = exc.problems if isinstance(exc, _Problems) else [("", str(exc))]
+        from etl.core.program_schema import TableProblems  # loaded already: validation ran
+
+        problems = exc.problems if isinstance(exc, TableProblems) else [("", str(exc))]
         return [f"{_join(_dotted(loc), rel) or 'the document'} {what}" for rel, what in problems]
     if kind == "greater_than":
         return [f"{where} must be > {err['ctx']['gt']}, got {value!r}"]
@@ -287,200 +279,7 @@ def _keys_at(loc: tuple[int | str, ...]) -> list[str]:
 
 @functools.cache
 def _schema() -> Any:
-    """The pydantic model of a program document, strict (built once; pydantic is only imported here)."""
-    from pydantic import BaseModel, ConfigDict, Field, PositiveInt, field_validator, model_validator
-
-    class Table(BaseModel):
-        model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
-
-    class ProgramTable(Table):
-        code: str = Field(min_length=1)
-        payment_prefix: str
-        timezone: str
-        outage_date: dt.date
-        services_file: str = Field(min_length=1)  # relative to the file that names it (made absolute on read)
-
-        @field_validator("payment_prefix")
-        @classmethod
-        def _prefix(cls, value: str) -> str:
-            longest = 35 - len(PAYMENT_ID_SUFFIX)
-            if not (value.isascii() and value.isalnum()) or len(value) > longest:
-                raise ValueError(
-                    f"must be alphanumeric and keep payment_id within 35 characters (at most {longest}), got {value!r}"
-                )
-            return value
-
-        @field_validator("timezone")
-        @classmethod
-        def _zone(cls, value: str) -> str:
-            try:
-                zoneinfo.ZoneInfo(value)
-            except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-                raise ValueError(f"must be an IANA time zone such as Asia/Seoul, got {value!r}") from None
-            return value
-
-        @field_validator("services_file")
-        @classmethod
-        def _services(cls, value: str) -> str:
-            if not Path(value).is_file():
-                raise ValueError(f"names {value}, which does not exist")
-            return value
-
-    class Intake(Table):
-        first_day: dt.date
-        last_day: dt.date
-
-        @model_validator(mode="after")
-        def _window(self) -> Intake:
-            if self.last_day < self.first_day:
-                raise _Problems([("last_day", f"({self.last_day}) is before intake.first_day ({self.first_day})")])
-            return self
-
-    class Settlement(Table):
-        close_date: dt.date
-
-    class TierTable(Table):
-        max_loss_krw: PositiveInt
-        support_krw: PositiveInt
-        basis: str = Field(min_length=1)
-
-    class Cash(Table):
-        review_threshold_krw: PositiveInt
-        tiers: list[TierTable] = Field(min_length=1)
-        max_payment_krw: PositiveInt  # the largest single payment a batch may carry
-        max_businesses_per_account: PositiveInt  # fraud hold
-
-        @model_validator(mode="after")
-        def _rules(self) -> Cash:
-            problems = []
-            for i, (lower, upper) in enumerate(zip(self.tiers, self.tiers[1:]), start=1):
-                if upper.max_loss_krw <= lower.max_loss_krw or upper.support_krw < lower.support_krw:
-                    problems.append(
-                        (
-                            f"tiers[{i}]",
-                            f"must rise: max_loss_krw above {lower.max_loss_krw} and support_krw not below"
-                            f" {lower.support_krw} (the tier before), got {upper.max_loss_krw} and {upper.support_krw}",
-                        )
-                    )
-            last = self.tiers[-1].max_loss_krw
-            if self.review_threshold_krw != last:
-                problems.append(
-                    (
-                        "review_threshold_krw",
-                        f"({self.review_threshold_krw}) must equal the last tier's max_loss_krw ({last}):"
-                        " a loss is either in a tier or under review",
-                    )
-                )
-            if problems:
-                raise _Problems(problems)
-            return self
-
-    class Debtor(Table):  # the paying account: the debtor of every pain.001 payment file
-        name: str = Field(min_length=1)
-        account: str = Field(min_length=1)
-        bank_code: str | None = None
-        bic: str | None = None
-        org_id: str | None = None
-
-        @model_validator(mode="after")
-        def _bank(self) -> Debtor:
-            if not (self.bank_code or self.bic):
-                raise _Problems([("", "needs a bank_code or a bic: the bank must know which bank debits")])
-            return self
-
-    class Approval(Table):
-        auto_approve_payments: bool  # required: a missing key is an error, never an implied true
-        approvers: list[str] = Field(default_factory=list)
-        reason_required_on_reject: bool = True
-
-        @model_validator(mode="after")
-        def _someone(self) -> Approval:
-            problems = [(f"approvers[{i}]", "must not be blank") for i, a in enumerate(self.approvers) if not a.strip()]
-            if not self.auto_approve_payments and not self.approvers:
-                problems.append(("approvers", "must name an Airflow user when auto_approve_payments is false"))
-            if problems:
-                raise _Problems(problems)
-            return self
-
-    class ItemTable(Table):
-        code: str = Field(min_length=1)
-        kind: str = Field(min_length=1)
-        name: str = Field(min_length=1)
-        unit_value_krw: PositiveInt
-        valid_from: dt.date
-        valid_to: dt.date | None  # "" in the file: permanent (TOML has no null); required all the same
-
-        @field_validator("valid_to", mode="before")
-        @classmethod
-        def _permanent(cls, value: object) -> object:
-            return None if value == "" else value
-
-        @model_validator(mode="after")
-        def _validity(self) -> ItemTable:
-            if self.valid_to is not None and self.valid_to < self.valid_from:
-                raise _Problems([("valid_to", f"({self.valid_to}) is before valid_from ({self.valid_from})")])
-            return self
-
-    class BundleTable(Table):
-        code: str = Field(min_length=1)
-        items: list[str] = Field(min_length=1)
-
-    class Rollout(Table):
-        date: dt.date
-        eligible_joined_on_or_before: dt.date
-        talk_drawer_cap: PositiveInt
-        kakaotalk_users: PositiveInt
-        items: list[ItemTable] = Field(min_length=1)
-        bundles: list[BundleTable] = Field(min_length=1)
-
-        @model_validator(mode="after")
-        def _rules(self) -> Rollout:
-            problems = []
-            for what, rows in (("items", self.items), ("bundles", self.bundles)):
-                codes = [r.code for r in rows]
-                problems += [
-                    (f"{what}[{i}].code", f"repeats {code!r}: codes must be unique")
-                    for i, code in enumerate(codes)
-                    if code in codes[:i]
-                ]
-            known = {i.code for i in self.items}
-            for i, bundle in enumerate(self.bundles):
-                unknown = [m for m in bundle.items if m not in known]
-                if unknown:
-                    problems.append((f"bundles[{i}].items", f"names unknown items: {', '.join(unknown)}"))
-            missing = {"relief_base", "relief_base_td"} - {b.code for b in self.bundles}
-            if missing:
-                problems.append(
-                    ("bundles", f"must define relief_base and relief_base_td (CONTRACT.md); missing {sorted(missing)}")
-                )
-            if problems:
-                raise _Problems(problems)
-            return self
-
-    class Reference(Table):  # the figures PROGRAM.md reports; `relief report` prints the run beside them
-        claims: dict[str, int] = Field(default_factory=dict)
-
-    class Document(Table):
-        program: ProgramTable
-        intake: Intake
-        settlement: Settlement
-        cash: Cash
-        debtor: Debtor
-        approval: Approval
-        rollout: Rollout
-        reference: Reference = Field(default_factory=Reference)
-
-        @model_validator(mode="after")
-        def _life(self) -> Document:
-            """The program's life in order: outage, intake window, settlement period up to the close."""
-            problems = []
-            if self.intake.first_day < self.program.outage_date:
-                problems.append(("intake.first_day", f"({self.intake.first_day}) is before program.outage_date"))
-            if self.settlement.close_date <= self.intake.last_day:
-                close = self.settlement.close_date
-                problems.append(("settlement.close_date", f"({close}) must be after intake.last_day"))
-            if problems:
-                raise _Problems(problems)
-            return self
+    """The pydantic model of a program document (etl/core/program_schema.py, imported on first use)."""
+    from etl.core.program_schema import Document  # pydantic: ~0.15 s, paid by a load only
 
     return Document

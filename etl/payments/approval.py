@@ -160,6 +160,8 @@ def close_rejected_day(wh: Warehouse, day: dt.date, response: dict | None) -> st
     """After a Reject: record who and why, discard the batch, and fail (BatchRejected) so the run shows it."""
     if days.is_published(wh, day):
         return "published: nothing to discard"
+    if "Reject" not in ((response or {}).get("chosen_options") or []):
+        return "no rejection: nothing to discard"  # e.g. a settlement day without files, or a failed step
     name, user_id = _responder(response)
     reason = str(((response or {}).get("params_input") or {}).get("reason") or "").strip()
     record_decision(wh, day, False, f"{name} (Airflow user {user_id})", reason)

@@ -9,6 +9,13 @@ so a rerun of a day reproduces the day's file byte for byte.
 
 Korea has no IBAN: accounts go under `Othr/Id` (digits), banks under `ClrSysMmbId/MmbId` with
 the 3-digit bank code (the codes are assigned by KFTC, 금융결제원), plus a BIC where one is known.
+ISO's external clearing-system code list has no Korean entry, so `ClrSysId` is best omitted
+(`clearing_system=None`); the default still writes the proprietary `KFTC` of earlier files.
+
+What a Korean bank expects of a batch (see `etl/payments/banking.py` for the values): the requested
+execution date a business day on or after the approval (not the intake day), a `MsgId` per batch
+content, `BtchBookg` stated, Korean remittance text rather than the internal basis code. The keyword
+arguments of `build_pain001` carry them; their defaults reproduce the files published before them.
 """
 
 from __future__ import annotations
@@ -18,7 +25,7 @@ import functools
 import io
 import re
 import xml.etree.ElementTree as ET
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -29,7 +36,8 @@ NAMESPACE = f"urn:iso:std:iso:20022:tech:xsd:{PAIN001_VERSION}"
 SCHEMA_PATH = Path(__file__).resolve().parent / "schemas" / f"{PAIN001_VERSION}.xsd"
 FILE_NAME = "pain001.xml"
 CURRENCY = "KRW"
-# Proprietary clearing-system id for the Korean bank codes (ISO's external code list has none for Korea).
+# Proprietary clearing-system id the files published so far give the Korean bank codes (the default of
+# `build_pain001(clearing_system=...)`). ISO's external code list has no code for Korea: pass None to omit it.
 CLEARING_SYSTEM = "KFTC"
 # Scheme of the payee's 사업자등록번호 under Cdtr/Id/OrgId/Othr (ISO external code: tax identification number).
 BUSINESS_ID_SCHEME = "TXID"
@@ -85,13 +93,14 @@ def _sub(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) ->
     return el
 
 
-def _agent(parent: ET.Element, tag: str, bank_code: str | None, bic: str | None) -> None:
+def _agent(parent: ET.Element, tag: str, bank_code: str | None, bic: str | None, clearing_system: str | None) -> None:
     fin = _sub(_sub(parent, tag), "FinInstnId")
     if bic:
         _sub(fin, "BICFI", bic)
     if bank_code:
         mmb = _sub(fin, "ClrSysMmbId")
-        _sub(_sub(mmb, "ClrSysId"), "Prtry", CLEARING_SYSTEM)
+        if clearing_system:
+            _sub(_sub(mmb, "ClrSysId"), "Prtry", clearing_system)
         _sub(mmb, "MmbId", bank_code)
 
 
@@ -135,6 +144,14 @@ def _debtor_fields(debtor: Mapping[str, object]) -> tuple[str, str, str | None, 
     return name, account, (str(bank_code) if bank_code else None), (str(bic) if bic else None), org_id
 
 
+def _remittance(payment: Mapping[str, object], remittance: Callable[[Mapping[str, object]], str | None] | None) -> str:
+    if remittance is not None:
+        return str(remittance(payment) or "")
+    if "remittance_text" in payment:
+        return str(payment.get("remittance_text") or "")
+    return str(payment.get("basis") or "")
+
+
 def build_pain001(
     payments: Sequence[Mapping[str, object]],
     *,
@@ -142,6 +159,12 @@ def build_pain001(
     message_id: str,
     created_at: dt.datetime,
     debtor: Mapping[str, object],
+    requested_execution_date: dt.date | None = None,
+    batch_booking: bool | None = None,
+    remittance: Callable[[Mapping[str, object]], str | None] | None = None,
+    debtor_agent_id: str | None = None,
+    initiating_party_id: str | None = None,
+    clearing_system: str | None = CLEARING_SYSTEM,
 ) -> bytes:
     """The pain.001.001.09 document for one day's payments, as UTF-8 bytes.
 
@@ -149,7 +172,22 @@ def build_pain001(
     account_no, account_holder, amount_krw, basis); amount_krw may be an int or its digits.
     `debtor` is the program's paying account: name, account (digits), bank_code and/or bic,
     optional org_id (the payer's business number). `created_at` becomes CreDtTm as given (pass one
-    derived from the run date, not now(), so reruns match); `run_date` is the requested execution date.
+    derived from the ledger, such as the approval time, never now(), so reruns match). `message_id` is
+    GrpHdr/MsgId and PmtInfId (`banking.message_id`).
+
+    The keywords, each defaulting to what files carried before it:
+
+    * `requested_execution_date`: ReqdExctnDt (`banking.execution_date`); default `run_date`.
+    * `batch_booking`: PmtInf/BtchBookg, true for one debit of the control sum on the paying account,
+      false for one debit per payment; default None writes none (the bank's default applies).
+    * `remittance`: a payment row to its RmtInf/Ustrd text (`banking.payee_text`); default the row's
+      `remittance_text` when it has that key, else its `basis`. Empty text writes no RmtInf.
+    * `debtor_agent_id`: DbtrAgt's ClrSysMmbId/MmbId (the paying bank's 3-digit code); default
+      `debtor["bank_code"]`.
+    * `initiating_party_id`: InitgPty/Id/OrgId/Othr/Id (the payer's business number); default
+      `debtor["org_id"]`.
+    * `clearing_system`: the ClrSysId/Prtry of every agent's ClrSysMmbId; None (what a Korean bank
+      expects: ISO has no Korean code) writes no ClrSysId; default the legacy "KFTC".
 
     Raises ValueError for zero payments (a pain.001 needs at least one transaction: publish no
     XML for a day without payments), a duplicate payment_id, or a field the bank could not take.
@@ -158,6 +196,16 @@ def build_pain001(
         raise ValueError("a pain.001 needs at least one payment: write no pain001.xml for a day without payments")
     msg_id = _ident(message_id, 35, "message_id")
     d_name, d_account, d_bank, d_bic, d_org = _debtor_fields(debtor)
+    if debtor_agent_id is not None:
+        if not _BANK_CODE.fullmatch(debtor_agent_id):
+            raise ValueError("debtor_agent_id must be the paying bank's 3-digit code")
+        d_bank = debtor_agent_id
+    if initiating_party_id is not None:
+        initiating_party_id = _ident(initiating_party_id, 35, "initiating_party_id")
+    init_org = d_org if initiating_party_id is None else initiating_party_id
+    if clearing_system is not None:
+        clearing_system = _ident(clearing_system, 35, "clearing_system")
+    execution = run_date if requested_execution_date is None else requested_execution_date
 
     seen: set[str] = set()
     rows: list[tuple[str, int, Mapping[str, object]]] = []
@@ -180,17 +228,19 @@ def build_pain001(
     _sub(hdr, "CreDtTm", created_at.isoformat(timespec="seconds"))
     _sub(hdr, "NbOfTxs", str(len(rows)))
     _sub(hdr, "CtrlSum", str(ctrl_sum))
-    _party(hdr, "InitgPty", d_name, d_org)
+    _party(hdr, "InitgPty", d_name, init_org)
 
     pmt = _sub(init, "PmtInf")
     _sub(pmt, "PmtInfId", msg_id)
     _sub(pmt, "PmtMtd", "TRF")
+    if batch_booking is not None:
+        _sub(pmt, "BtchBookg", "true" if batch_booking else "false")
     _sub(pmt, "NbOfTxs", str(len(rows)))
     _sub(pmt, "CtrlSum", str(ctrl_sum))
-    _sub(_sub(pmt, "ReqdExctnDt"), "Dt", run_date.isoformat())
+    _sub(_sub(pmt, "ReqdExctnDt"), "Dt", execution.isoformat())
     _party(pmt, "Dbtr", d_name, d_org)
     _account(pmt, "DbtrAcct", d_account, currency=True)
-    _agent(pmt, "DbtrAgt", d_bank, d_bic)
+    _agent(pmt, "DbtrAgt", d_bank, d_bic, clearing_system)
     # The program bears the transfer fees: the payee receives the full support amount.
     _sub(pmt, "ChrgBr", "DEBT")
 
@@ -212,12 +262,12 @@ def build_pain001(
         tx = _sub(pmt, "CdtTrfTxInf")
         _sub(_sub(tx, "PmtId"), "EndToEndId", pid)
         _sub(_sub(tx, "Amt"), "InstdAmt", str(amount), Ccy=CURRENCY)
-        _agent(tx, "CdtrAgt", bank_code, None)
+        _agent(tx, "CdtrAgt", bank_code, None, clearing_system)
         _party(tx, "Cdtr", name, brn)
         _account(tx, "CdtrAcct", account_no, holder)
-        remittance = _text(payment.get("basis"), 140)
-        if remittance:
-            _sub(_sub(tx, "RmtInf"), "Ustrd", remittance)
+        text = _text(_remittance(payment, remittance), 140)
+        if text:
+            _sub(_sub(tx, "RmtInf"), "Ustrd", text)
 
     ET.indent(root, space="  ")
     body = ET.tostring(root, encoding="unicode")
@@ -231,6 +281,7 @@ class Pain001Transaction:
     currency: str | None
     creditor_bank_code: str | None
     creditor_account: str | None
+    remittance: str | None = None  # RmtInf/Ustrd
 
 
 @dataclass(frozen=True)
@@ -241,6 +292,8 @@ class Pain001Block:
     ctrl_sum: str | None
     transactions: int
     amounts_sum: Decimal  # of the amounts that are numbers
+    requested_execution_date: str | None = None  # ReqdExctnDt/Dt as written
+    batch_booking: str | None = None  # BtchBookg as written
 
 
 @dataclass(frozen=True)
@@ -292,10 +345,20 @@ def parse_pain001(data: bytes) -> Pain001Summary:
                     currency=amt.get("Ccy") if amt is not None else None,
                     creditor_bank_code=text(tx, "p:CdtrAgt/p:FinInstnId/p:ClrSysMmbId/p:MmbId"),
                     creditor_account=text(tx, "p:CdtrAcct/p:Id/p:Othr/p:Id"),
+                    remittance=text(tx, "p:RmtInf/p:Ustrd"),
                 )
             )
         amounts = sum((t.amount for t in txs[first:] if t.amount is not None), Decimal(0))
-        blocks.append(Pain001Block(text(pmt, "p:NbOfTxs"), text(pmt, "p:CtrlSum"), len(found), amounts))
+        blocks.append(
+            Pain001Block(
+                text(pmt, "p:NbOfTxs"),
+                text(pmt, "p:CtrlSum"),
+                len(found),
+                amounts,
+                requested_execution_date=text(pmt, "p:ReqdExctnDt/p:Dt"),
+                batch_booking=text(pmt, "p:BtchBookg"),
+            )
+        )
     return Pain001Summary(text(hdr, "p:MsgId"), text(hdr, "p:NbOfTxs"), text(hdr, "p:CtrlSum"), blocks, txs)
 
 

@@ -195,3 +195,23 @@ def test_the_same_holder_and_phone_under_two_business_numbers_is_a_suspected_dup
         (make_brn(7), "suspected_duplicate"),
         (make_brn(8), "suspected_duplicate"),
     ]
+
+
+def test_close_day_acts_only_on_a_reject(ws, program):
+    """claims_daily's close_day runs whenever publish did not fail: only an actual Reject discards and fails."""
+    import datetime as dt
+
+    from etl.payments.approval import BatchRejected, close_rejected_day
+
+    day = dt.date(2022, 10, 15)
+    assert close_rejected_day(ws.wh, day, None) == "no rejection: nothing to discard"
+    ws.deliver("2022-10-15", [claim(receipt_no="R1", business_reg_no=BIZ)])
+    from etl.claims.stage import stage_day
+    from etl.payments.compute import compute_day
+
+    stage_day(ws.wh, ws.settings.inbox, program, day, "r1")
+    compute_day(ws.wh, ws.settings.inbox, program, day)
+    response = {"chosen_options": ["Reject"], "params_input": {"reason": "wrong payees"},
+                "responded_by_user": {"name": "park.finance", "id": "park.finance"}}
+    with pytest.raises(BatchRejected, match="rejected by park.finance: wrong payees"):
+        close_rejected_day(ws.wh, day, response)
