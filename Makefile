@@ -13,6 +13,8 @@ export AIRFLOW__CORE__DAGS_FOLDER := $(CURDIR)/dags
 export AIRFLOW__CORE__LOAD_EXAMPLES := False
 export AIRFLOW__CORE__DEFAULT_TIMEZONE := Asia/Seoul
 export GX_ANALYTICS_ENABLED := False
+# The local (demo) seal key for manifests: production sets its own RELIEF_SEAL_KEY or RELIEF_SEAL_KEY_FILE.
+export RELIEF_SEAL_KEY ?= demo-only-key
 export NO_PROXY := *
 
 .PHONY: install demo lint test airflow airflow-celery bench bench-rollout clean

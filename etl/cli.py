@@ -73,7 +73,11 @@ def build_parser() -> argparse.ArgumentParser:
     exp.add_argument("key", help="the claimant key (a business number, hyphens optional)")
 
     ver = sub.add_parser("verify", parents=[common], help="check a published outbox folder before upload")
-    ver.add_argument("folder")
+    ver.add_argument("folder", help="OUTBOX/payments/DAY; with --all, the outbox or its payments folder")
+    ver.add_argument("--all", action="store_true", help="verify every day folder not verified before; one table")
+    ver.add_argument(
+        "--state", help="where --all records verified days (default ~/.relief/verified.json; never in the outbox)"
+    )
 
     gen = sub.add_parser("generate", parents=[common], help="write calibrated synthetic inbox files")
     gen_sub = gen.add_subparsers(dest="what", required=True)
@@ -170,9 +174,10 @@ def _explain(args, program, settings) -> int:
 
 
 def _verify(args, program, settings) -> int:
-    from etl.payments.verify import verify_folder
+    from etl.payments.verify import verify_all, verify_folder
 
-    return verify_folder(args.folder)
+    db = getattr(args, "db", None)  # only an explicit --db: then the folder is checked against the warehouse
+    return verify_all(args.folder, db_url=db, state=args.state) if args.all else verify_folder(args.folder, db_url=db)
 
 
 def _generate(args, program, settings) -> int:

@@ -74,8 +74,14 @@ export NO_PROXY="${NO_PROXY:-127.0.0.1,localhost}" no_proxy="${no_proxy:-${NO_PR
 export GX_ANALYTICS_ENABLED="${GX_ANALYTICS_ENABLED:-False}"
 export RELIEF_DB_URL="${RELIEF_CELERY_DB_URL:-$PG/$WAREHOUSE_DB}"
 mkdir -p "$AIRFLOW_HOME"
+# The same environment for the airflow CLI: . "$AIRFLOW_HOME/airflow.env"; airflow dags unpause claims_daily
+for v in $(compgen -e | grep -E '^(AIRFLOW|RELIEF_(DB_URL|INBOX|OUTBOX|PROGRAM|SHARD_SIZE)$|PYTHONPATH$|GX_ANALYTICS_ENABLED$|NO_PROXY$|no_proxy$)'); do
+  printf 'export %s=%q\n' "$v" "${!v}"
+done > "$AIRFLOW_HOME/airflow.env"
+chmod 600 "$AIRFLOW_HOME/airflow.env"  # may hold the database's password
 
 airflow db migrate > "$AIRFLOW_HOME/migrate.log" 2>&1 || { tail -n 40 "$AIRFLOW_HOME/migrate.log" >&2; exit 1; }
+echo "metadata database $AIRFLOW_DB migrated (${SECONDS}s)"
 
 pids=()
 stop() {
@@ -119,7 +125,7 @@ if [[ "${ended:-}" != "$waiter" || $status -ne 0 ]]; then
   exit 1
 fi
 echo "UI on http://127.0.0.1:$port (password in $AIRFLOW_HOME/simple_auth_manager_passwords.json.generated)"
-echo "Unpause claims_daily to run the intake window: airflow dags unpause claims_daily"
+echo "To run the intake window: . $AIRFLOW_HOME/airflow.env; airflow dags unpause claims_daily"
 set +e
 wait -n "${pids[@]}"
 status=$?

@@ -9,6 +9,9 @@ cd "$(dirname "$0")/.."
 # The demo runs unattended: the demo overlay of the program switches automatic approval on (the shipped
 # programs/kakao_1015.toml waits for a named approver to approve each day's payment batch).
 export RELIEF_PROGRAM="$PWD/programs/kakao_1015_demo.toml"
+# Every manifest is sealed (HMAC-SHA256) with a key from the environment; the demo's key proves nothing,
+# and `relief verify` says so. Production sets its own RELIEF_SEAL_KEY (or RELIEF_SEAL_KEY_FILE).
+export RELIEF_SEAL_KEY="${RELIEF_SEAL_KEY:-demo-only-key}"
 LOG="$RELIEF_VAR/airflow-demo.log"
 
 rm -rf "$RELIEF_INBOX" "$RELIEF_OUTBOX" "$AIRFLOW_HOME" "$RELIEF_VAR"/warehouse.sqlite*

@@ -21,6 +21,8 @@ REPO = Path(__file__).resolve().parent.parent
 # (approval off). Set here, at import, so the CLI and Airflow subprocesses the tests start use it too.
 DEMO_PROGRAM = REPO / "programs" / "kakao_1015_demo.toml"
 os.environ["RELIEF_PROGRAM"] = str(DEMO_PROGRAM)
+# Manifests are sealed with a key from the environment (etl/payments/seal.py); the tests use the demo key.
+os.environ.setdefault("RELIEF_SEAL_KEY", "demo-only-key")
 
 
 @pytest.fixture(scope="session")

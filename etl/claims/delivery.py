@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
+import stat
 from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
@@ -39,8 +40,8 @@ def claims_file_ready(
     Airflow's generic sensor timeout.
     """
     path = claims_path(inbox, day)
-    if os.path.lexists(path):  # whatever it is: staging reads only a regular file, and says so otherwise
-        return True
+    if os.path.lexists(path) and not stat.S_ISDIR(os.lstat(path).st_mode):
+        return True  # a symlink, FIFO or device too: staging refuses it with a message rather than wait on it
     if waiting_since is not None:
         waited = dt.datetime.now(dt.UTC) - waiting_since
         if waited > max_wait:

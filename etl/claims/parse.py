@@ -18,9 +18,11 @@ import operator
 import os
 import re
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from etl.claims.counts import damage_category  # noqa: F401 - re-exported: tests and callers import it here
 from etl.claims.identifiers import normalise_brn, normalise_phone
 from etl.io.csvfile import MalformedFileError, read_records
 
@@ -302,44 +304,43 @@ def normalise_row(
     }
 
 
-def parse_claims_file(
+def iter_claims(
     path: Path, services: dict[str, Service], *, day: dt.date | None = None, outage_date: dt.date | None = None
-) -> ParsedDay:
-    """Read one `claims_YYYYMMDD.csv`: valid rows normalised, bad rows quarantined with a reason.
+) -> Iterator[tuple[dict | None, dict | None]]:
+    """Stream one `claims_YYYYMMDD.csv`: for each record, (the normalised row, None) or (None, its quarantine).
 
     With `day` (the file's day) and `outage_date`, a received_at after the end of `day` or before the
-    start of `outage_date` (KST) is `received_at_out_of_range` (CONTRACT.md section 2).
-    Raises MalformedFileError when the file itself is unusable (missing, not a regular file, no or a
-    wrong header, empty, unreadable); its message names the file, the line and columns, never a value.
+    start of `outage_date` (KST) is `received_at_out_of_range` (CONTRACT.md section 2). Memory follows one
+    record, not the file. Raises MalformedFileError when the file itself is unusable (missing, not a
+    regular file, no or a wrong header, empty, unreadable); its message names the file, the line and
+    columns, never a value.
     """
     if not os.path.lexists(path):
         raise MalformedFileError(path, "does not exist: the intake has not delivered this day")
     received = received_range(day, outage_date)
-    parsed = ParsedDay()
     for rec in read_records(path, CLAIM_COLUMNS):
-        parsed.rows_received += 1
         if rec.error or rec.fields is None:
             reason = rec.error or "bad_quoting"
-            parsed.quarantined.append(
-                {"line_no": rec.line_no, "reason": reason, "detail": REASONS[reason], "raw": rec.raw}
-            )
+            yield None, {"line_no": rec.line_no, "reason": reason, "detail": REASONS[reason], "raw": rec.raw}
             continue
         try:
             row = normalise_row(dict(zip(CLAIM_COLUMNS, rec.fields)), services, received=received)
         except RowError as err:
-            parsed.quarantined.append(
-                {"line_no": rec.line_no, "reason": err.reason, "detail": err.detail, "raw": rec.raw}
-            )
+            yield None, {"line_no": rec.line_no, "reason": err.reason, "detail": err.detail, "raw": rec.raw}
             continue
         row["line_no"] = rec.line_no
-        parsed.rows.append(row)
+        yield row, None
+
+
+def parse_claims_file(
+    path: Path, services: dict[str, Service], *, day: dt.date | None = None, outage_date: dt.date | None = None
+) -> ParsedDay:
+    """All of one claims file at once (tests, small files): see iter_claims, which staging streams."""
+    parsed = ParsedDay()
+    for row, quarantined in iter_claims(path, services, day=day, outage_date=outage_date):
+        parsed.rows_received += 1
+        if row is not None:
+            parsed.rows.append(row)
+        elif quarantined is not None:
+            parsed.quarantined.append(quarantined)
     return parsed
-
-
-def damage_category(row: dict) -> str:
-    """CONTRACT.md: paid_service, else free_monetary when a monetary loss is claimed, else non_monetary."""
-    if row["paid_service"]:
-        return "paid_service"
-    if row["monetary_loss"]:
-        return "free_monetary"
-    return "non_monetary"

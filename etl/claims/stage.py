@@ -11,6 +11,7 @@ import json
 import logging
 import os
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TypedDict
 
@@ -18,7 +19,7 @@ from sqlalchemy.engine import Connection
 
 from etl.claims.counts import Counts, check_reconciles, count_report, empty_counts
 from etl.claims.delivery import claims_path
-from etl.claims.parse import ParsedDay, load_services, parse_claims_file
+from etl.claims.parse import iter_claims, load_services
 from etl.core.clock import audit_now
 from etl.core.config import Program
 from etl.core.errors import InboxFileError
@@ -39,69 +40,61 @@ class StageResult(TypedDict):
     quarantined: int
 
 
-def _parse(path: Path, program: Program, day: dt.date) -> tuple[ParsedDay, str | None]:
-    try:
-        data_sha = days.file_sha256(path) if os.path.lexists(path) else None
-        services = load_services(program.services_path)
-        return parse_claims_file(path, services, day=day, outage_date=program.outage_date), data_sha
-    except MalformedFileError as exc:
-        raise InboxFileError(f"claims file for {day} unusable: {exc}; nothing published for this day") from None
+_BATCH = 5000  # rows per insert: memory follows the batch, not the file
 
 
-def _classify_in_file(rows: list[dict], run_date: str) -> dict[str, dict]:
-    """Within the file, the first line of a receipt is its report, later lines re-deliveries.
-
-    Returns each receipt's last line: its effective version at the end of the day.
-    """
-    seen: set[str] = set()
-    last_line: dict[str, dict] = {}
-    for row in rows:
-        row["run_date"] = run_date
-        if row["receipt_no"] in seen:
-            row["outcome"] = "duplicate"
-        else:
-            seen.add(row["receipt_no"])
+def _load(
+    conn: Connection,
+    records: Iterator[tuple[dict | None, dict | None]],
+    source_file: str,
+    run_date: str,
+    counts: Counts,
+) -> None:
+    """Stream the file's records into the warehouse in batches, counting what was received and quarantined."""
+    rows: list[dict] = []
+    quarantined: list[dict] = []
+    reasons: Counter[str] = Counter()
+    for row, bad in records:
+        counts["rows_received"] += 1
+        if row is not None:
+            row["run_date"] = run_date
             row["outcome"] = "accepted" if row["kakao_corp"] else "excluded"
-        last_line[row["receipt_no"]] = row
-        for flag in ("kakao_corp", "paid_service", "monetary_loss"):
-            row[flag] = int(row[flag])
-    return last_line
+            for flag in ("kakao_corp", "paid_service", "monetary_loss"):
+                row[flag] = int(row[flag])
+            rows.append(row)
+        elif bad is not None:
+            reasons[bad["reason"]] += 1
+            quarantined.append({**bad, "run_date": run_date, "source_file": source_file})
+        if len(rows) >= _BATCH or len(quarantined) >= _BATCH:
+            _flush(conn, rows, quarantined)
+    _flush(conn, rows, quarantined)
+    counts["quarantined"] = sum(reasons.values())
+    counts["quarantined_by_reason"] = dict(reasons)
 
 
-def _store(conn: Connection, parsed: ParsedDay, source_file: str, run_date: str) -> dict[str, dict]:
-    """Replace the day's staged rows; mark receipts delivered on an earlier day as re-deliveries."""
-    Warehouse.run(conn, "reset_day", run_date=run_date)
-    Warehouse.executemany(conn, "insert_delivery", parsed.rows)
-    Warehouse.executemany(
-        conn,
-        "insert_quarantine",
-        ({**q, "run_date": run_date, "source_file": source_file} for q in parsed.quarantined),
-    )
-    previous = {r["receipt_no"]: r for r in Warehouse.rows(conn, "previous_versions", run_date=run_date)}
-    if previous:
-        Warehouse.executemany(conn, "mark_redelivered", ({"run_date": run_date, "receipt_no": r} for r in previous))
-        for row in parsed.rows:
-            if row["receipt_no"] in previous:
-                row["outcome"] = "duplicate"
-    return previous
+def _flush(conn: Connection, rows: list[dict], quarantined: list[dict]) -> None:
+    Warehouse.executemany(conn, "insert_delivery", rows)
+    Warehouse.executemany(conn, "insert_quarantine", quarantined)
+    rows.clear()
+    quarantined.clear()
 
 
-def _count(parsed: ParsedDay, last_line: dict[str, dict], previous: dict[str, dict]) -> Counts:
-    """The day's counts; the table's counts follow each receipt's effective (latest) version."""
-    counts = empty_counts()
-    counts["rows_received"] = parsed.rows_received
-    counts["quarantined"] = len(parsed.quarantined)
-    counts["quarantined_by_reason"] = dict(Counter(q["reason"] for q in parsed.quarantined))
-    for row in parsed.rows:
-        counts[_OUTCOME_COUNT[row["outcome"]]] += 1  # type: ignore[literal-required]
-    for receipt_no, row in last_line.items():
-        prev = previous.get(receipt_no)
-        if prev is None:
-            counts["reports_received"] += 1
-        else:
-            count_report(counts, prev, -1)
-        count_report(counts, row, +1)
-    return counts
+def _classify(conn: Connection, run_date: str, counts: Counts) -> None:
+    """Re-deliveries (a receipt's later lines in the file, or one delivered on an earlier day) count once;
+    the table's counts follow each receipt's effective (latest) version."""
+    Warehouse.run(conn, "mark_repeated_in_day", run_date=run_date)
+    previous = Warehouse.rows(conn, "previous_versions", run_date=run_date)
+    Warehouse.executemany(conn, "mark_redelivered", ({"run_date": run_date, "receipt_no": r["receipt_no"]}
+                                                    for r in previous))  # fmt: skip
+    for r in Warehouse.rows(conn, "day_outcome_counts", run_date=run_date):
+        counts[_OUTCOME_COUNT[r["outcome"]]] += int(r["n"])  # type: ignore[literal-required]
+    receipts = 0
+    for group in Warehouse.rows(conn, "day_effective_versions", run_date=run_date):
+        count_report(counts, group, int(group["receipts"]))
+        receipts += int(group["receipts"])
+    for prev in previous:
+        count_report(counts, prev, -1)
+    counts["reports_received"] = receipts - len(previous)
 
 
 def stage_day(wh: Warehouse, inbox: Path, program: Program, day: dt.date, run_id: str) -> StageResult:
@@ -124,26 +117,34 @@ def _recorded_result(wh: Warehouse, day: dt.date) -> StageResult:
 def _stage(wh: Warehouse, inbox: Path, program: Program, day: dt.date, run_id: str) -> StageResult:
     run_date = day.isoformat()
     path = claims_path(inbox, day)
+    counts = empty_counts()
     # After the window a day has no claims (check_life refused any file): it stages an empty day.
-    parsed, data_sha = _parse(path, program, day) if program.in_window(day) else (ParsedDay(), None)
-    last_line = _classify_in_file(parsed.rows, run_date)
-    with wh.begin() as conn:
-        previous = _store(conn, parsed, path.name, run_date)
-        counts = _count(parsed, last_line, previous)
-        check_reconciles(counts, f"claims file {path.name}")
-        Warehouse.run(
-            conn,
-            "upsert_day_run",
-            run_date=run_date,
-            run_id=run_id,
-            status="staged",
-            config_sha256=program.sha256,
-            claims_sha256=data_sha,
-            day_counts=json.dumps(counts),
-            cumulative_counts=None,
-            updated_at=audit_now(),
-        )
-        days.record_inputs(conn, run_date, {"claims": data_sha or days.ABSENT, "config": program.sha256})
+    data_sha = days.file_sha256(path) if program.in_window(day) and os.path.lexists(path) else None
+    services = load_services(program.services_path)
+    records = (
+        iter_claims(path, services, day=day, outage_date=program.outage_date) if program.in_window(day) else iter(())
+    )
+    try:
+        with wh.begin() as conn:
+            Warehouse.run(conn, "reset_day", run_date=run_date)
+            _load(conn, records, path.name, run_date, counts)
+            _classify(conn, run_date, counts)
+            check_reconciles(counts, f"claims file {path.name}")
+            Warehouse.run(
+                conn,
+                "upsert_day_run",
+                run_date=run_date,
+                run_id=run_id,
+                status="staged",
+                config_sha256=program.sha256,
+                claims_sha256=data_sha,
+                day_counts=json.dumps(counts),
+                cumulative_counts=None,
+                updated_at=audit_now(),
+            )
+            days.record_inputs(conn, run_date, {"claims": data_sha or days.ABSENT, "config": program.sha256})
+    except MalformedFileError as exc:
+        raise InboxFileError(f"claims file for {day} unusable: {exc}; nothing published for this day") from None
     log.info(
         "staged %s: %d rows = %d accepted + %d duplicates + %d excluded + %d quarantined",
         path.name,

@@ -18,7 +18,6 @@ formula, and which stays as it is (so amounts stay numbers). `is_live_formula` i
 from __future__ import annotations
 
 import csv
-import gzip
 import hashlib
 import io
 import json
@@ -125,15 +124,15 @@ def csv_bytes(header: Sequence[str], rows: Iterable[Sequence]) -> tuple[bytes, i
     return buf.getvalue().encode("utf-8"), n
 
 
-def write_csv(
-    folder: Path, name: str, header: Sequence[str], rows: Iterable[Sequence], gz: bool = False
-) -> WrittenFile:
-    data, n = csv_bytes(header, rows)
-    if gz:
-        # mtime=0 and no file name: the same rows always give the same bytes.
-        data = gzip.compress(data, compresslevel=6, mtime=0)
+def write_file(folder: Path, name: str, data: bytes, rows: int) -> WrittenFile:
+    """Write one file of a folder atomically; what its manifest entry says of it."""
     write_atomic(folder / name, data)
-    return WrittenFile(name, n, hashlib.sha256(data).hexdigest(), len(data))
+    return WrittenFile(name, rows, hashlib.sha256(data).hexdigest(), len(data))
+
+
+def write_csv(folder: Path, name: str, header: Sequence[str], rows: Iterable[Sequence]) -> WrittenFile:
+    data, n = csv_bytes(header, rows)
+    return write_file(folder, name, data, n)
 
 
 def json_bytes(doc: dict) -> bytes:
@@ -141,9 +140,7 @@ def json_bytes(doc: dict) -> bytes:
 
 
 def write_json(folder: Path, name: str, doc: dict) -> WrittenFile:
-    data = json_bytes(doc)
-    write_atomic(folder / name, data)
-    return WrittenFile(name, 1, hashlib.sha256(data).hexdigest(), len(data))
+    return write_file(folder, name, json_bytes(doc), 1)
 
 
 def begin_folder(folder: Path) -> Path:
@@ -170,10 +167,6 @@ def finish_folder(folder: Path, files: Sequence[WrittenFile], header: dict) -> d
     manifest["files"] = {f.name: f.as_manifest_entry() for f in files}
     write_json(folder, MANIFEST, manifest)
     return manifest
-
-
-def is_complete(folder: Path) -> bool:
-    return (folder / MANIFEST).is_file()
 
 
 def sha256_file(path: Path, chunk: int = 1 << 20) -> str:

@@ -146,6 +146,8 @@ DEFAULT_LAYOUT: tuple[tuple[str, str], ...] = (
 # Fields written as numbers (whole won, format "0"); every other cell is text (format "@"), so a bank code
 # or an account number keeps its leading zeros. A layout whose bank wants amounts as text passes frozenset().
 DEFAULT_NUMERIC_FIELDS = frozenset({"amount_krw"})
+# The only fields a layout may write as numbers: a bank code or an account number as a number loses its zeros.
+NUMBER_FIELDS = frozenset({"amount_krw"})
 COMPUTED_FIELDS: Mapping[str, Callable[[Mapping[str, object]], str]] = {
     "payee_text": payee_text,
     "payer_text": payer_text,
@@ -186,6 +188,11 @@ def bulk_transfer_xlsx(
     if not layout:
         raise ValueError("a bulk-transfer layout needs at least one column")
     numeric = frozenset(numeric_fields)
+    if numeric - NUMBER_FIELDS:
+        raise ValueError(
+            f"only {', '.join(sorted(NUMBER_FIELDS))} may be written as a number, not {', '.join(sorted(numeric))}:"
+            " codes and account numbers would lose their leading zeros"
+        )
     buf = io.BytesIO()
     workbook = xlsxwriter.Workbook(buf, {"in_memory": True, "strings_to_formulas": False, "strings_to_urls": False})
     workbook.set_properties({"created": FIXED_CREATED})

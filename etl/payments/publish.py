@@ -1,35 +1,33 @@
-"""Publish a day: write its outbox folders (each manifest last) and mark the day published.
+"""Publish a day: check the ledger against the published files, write the day's outbox folders (each
+manifest sealed and last, the day manifest after them), and mark the day published.
 
-Only an approved batch (maker-checker) whose audits passed is published. The payment batch folder
-is written last, after exclusions, quarantine, reviews and the reports.
+Only an approved batch (maker-checker) whose audits passed is published. The folders are written by
+`etl/payments/folders.py`; this module decides whether and what.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 import logging
-from collections import Counter
 from pathlib import Path
 from typing import Any, TypedDict
 
 from etl.claims.counts import add_counts, empty_counts
-from etl.claims.parse import REASONS
 from etl.core import contract as c
-from etl.core.clock import KST, audit_now, to_kst
+from etl.core.clock import audit_now
 from etl.core.config import Program
 from etl.core.errors import ReliefError, ValidationFailed
-from etl.io import outbox
 from etl.io.lock import writer
 from etl.io.warehouse import Warehouse
 from etl.ledger import audit
+from etl.payments import folders, seal
 from etl.payments.approval import require_approval
 from etl.payments.returns import reconcile
+from etl.reports.finance import build_finance_files
 
 log = logging.getLogger(__name__)
 SUITES = ("claims_staged", "payments_batch")
-PROOF_REQUIRED = "proof of revenue loss over the review threshold (sales records before and after 2022-10-15)"
 
 
 class PublishResult(TypedDict):
@@ -38,10 +36,6 @@ class PublishResult(TypedDict):
     control_sum_krw: int
     review_queue: int
     quarantined: int
-
-
-def _bool(value: Any) -> str:
-    return "true" if value else "false"
 
 
 def _read_day(wh: Warehouse, program: Program, day: dt.date, require_validation: bool) -> dict[str, Any]:
@@ -77,127 +71,6 @@ def _read_day(wh: Warehouse, program: Program, day: dt.date, require_validation:
     read["day_counts"] = json.loads(status[0]["day_counts"])
     read["base_counts"] = json.loads(previous[0]["cumulative_counts"]) if previous else empty_counts()
     return read
-
-
-def _write_exclusions(root: Path, header: dict, rows: list[dict]) -> None:
-    folder = outbox.begin_folder(root / c.EXCLUSIONS / header["run_date"])
-    f = outbox.write_csv(
-        folder,
-        c.AFFILIATE_CSV,
-        c.AFFILIATE_COLUMNS,
-        (
-            [r["operator"], r["service"], r["receipt_no"], to_kst(r["received_at"]), r["channel"],
-             r["claimant_type"], r["claimant_key"], r["claimant_name"], _bool(r["paid_service"]),
-             _bool(r["monetary_loss"]), r["claimed_loss_krw"], r["description"]]
-            for r in rows
-        ),
-    )  # fmt: skip
-    by_operator = dict(sorted(Counter(r["operator"] for r in rows).items()))
-    outbox.finish_folder(folder, [f], {**header, "rows": f.rows, "by_operator": by_operator})
-
-
-def _write_quarantine(root: Path, header: dict, rows: list[dict]) -> None:
-    folder = outbox.begin_folder(root / c.QUARANTINE / header["run_date"])
-    f = outbox.write_csv(
-        folder,
-        c.REJECTED_CSV,
-        c.REJECTED_COLUMNS,
-        ([q["source_file"], q["line_no"], q["reason"], q["detail"], q["raw"]] for q in rows),
-    )
-    by_reason = dict(sorted(Counter(q["reason"] for q in rows).items()))
-    outbox.finish_folder(folder, [f], {**header, "rows": f.rows, "by_reason": by_reason, "reasons": REASONS})
-
-
-def _write_reviews(root: Path, header: dict, read: dict[str, Any]) -> None:
-    folder = outbox.begin_folder(root / c.REVIEWS / header["run_date"])
-    f_queue = outbox.write_csv(
-        folder,
-        c.REVIEW_QUEUE_CSV,
-        c.REVIEW_QUEUE_COLUMNS,
-        (
-            [q["claimant_key"], q["business_reg_no"], q["claimant_name"], q["loss_krw"], q["surviving_claims"],
-             q["services"], q["receipts"], q["paid_krw"], _bool(q["has_bank_details"]), q["pending_since"],
-             PROOF_REQUIRED, q["hold_reason"]]
-            for q in read["queue"]
-        ),
-    )  # fmt: skip
-    f_err = outbox.write_csv(
-        folder,
-        c.DECISION_ERRORS_CSV,
-        c.DECISION_ERROR_COLUMNS,
-        ([e["line_no"], e["claimant_key"], e["reason"], e["detail"], e["raw"]] for e in read["decision_errors"]),
-    )
-    f_holds = outbox.write_csv(
-        folder,
-        c.HOLDS_CSV,
-        c.HOLDS_COLUMNS,
-        (
-            [h["claimant_key"], h["business_reg_no"], h["claimant_name"], h["reason"], h["detail"], h["loss_krw"],
-             h["entitlement_krw"], h["paid_krw"], h["held_on"]]
-            for h in read["held"]
-        ),
-    )  # fmt: skip
-    f_cap = outbox.write_csv(
-        folder,
-        c.OVER_CAP_CSV,
-        c.OVER_CAP_COLUMNS,
-        ([o["claimant_key"], o["business_reg_no"], o["amount_krw"], o["cap_krw"], o["basis"],
-          f"relief release {o['claimant_key']} {o['amount_krw']} --by NAME --reason TEXT"] for o in read["over_cap"]),
-    )  # fmt: skip
-    manifest = {**header, "rows": f_queue.rows, "holds": f_holds.rows, "over_cap": f_cap.rows}
-    outbox.finish_folder(folder, [f_queue, f_err, f_holds, f_cap], manifest)
-
-
-def _write_reports(root: Path, header: dict, summary: dict, read: dict[str, Any]) -> None:
-    folder = outbox.begin_folder(root / c.REPORTS / header["run_date"])
-    f = outbox.write_json(folder, c.SUMMARY_JSON, summary)
-    f_rec = outbox.write_json(folder, c.RECONCILIATION_JSON, {**header, **read["reconciliation"]})
-    f_ret = outbox.write_csv(
-        folder,
-        c.RETURN_ERRORS_CSV,
-        c.RETURN_ERROR_COLUMNS,
-        ([e["line_no"], e["payment_id"], e["reason"], e["raw"]] for e in read["return_errors"]),
-    )
-    outbox.finish_folder(folder, [f, f_rec, f_ret], header)
-
-
-def _write_pain001(folder: Path, program: Program, day: dt.date, payments: list[dict]) -> outbox.WrittenFile:
-    """The bank's file beside payments.csv; its creation time is fixed to the run day so reruns match."""
-    from etl.payments.iso20022 import FILE_NAME, build_pain001  # xmlschema & ElementTree: publish only
-
-    data = build_pain001(
-        payments,
-        run_date=day,
-        message_id=f"{program.payment_prefix}-{day:%Y%m%d}",
-        created_at=dt.datetime(day.year, day.month, day.day, 23, 59, 59, tzinfo=KST),
-        debtor=program.debtor,
-    )
-    outbox.write_atomic(folder / FILE_NAME, data)
-    return outbox.WrittenFile(FILE_NAME, len(payments), hashlib.sha256(data).hexdigest(), len(data))
-
-
-def _write_payments(
-    root: Path, header: dict, program: Program, day: dt.date, payments: list[dict], approval: dict
-) -> int:
-    folder = outbox.begin_folder(root / c.PAYMENTS / header["run_date"])
-    cols = c.PAYMENT_COLUMNS
-    f = outbox.write_csv(folder, c.PAYMENTS_CSV, cols, ([p[col] for col in cols] for p in payments))
-    files = [f]
-    if payments:  # a pain.001 needs at least one transaction: a day without payments has none
-        files.append(_write_pain001(folder, program, day, payments))
-    control_sum = sum(int(p["amount_krw"]) for p in payments)
-    manifest = {
-        **header,
-        "rows": f.rows,
-        "control_sum_krw": control_sum,
-        "largest_payment_krw": max((int(p["amount_krw"]) for p in payments), default=0),
-        "sha256": f.sha256,
-        "currency": "KRW",
-        "approved_by": approval["decided_by"],
-        "approved_at": approval["decided_at"],
-    }
-    outbox.finish_folder(folder, files, manifest)
-    return control_sum
 
 
 def _money(part: dict[str, dict[str, int]]) -> dict[str, Any]:
@@ -258,20 +131,6 @@ def _check_reconciliation(root: Path, day: dt.date, read: dict[str, Any]) -> Non
         )
 
 
-def _write_day_manifest(root: Path, header: dict, read: dict[str, Any]) -> None:
-    """The day is complete when this is there: every folder's manifest, by its SHA-256, and the totals."""
-    run_date = header["run_date"]
-    folders = {}
-    for kind in (c.EXCLUSIONS, c.QUARANTINE, c.REVIEWS, c.PAYMENTS, c.REPORTS):
-        manifest = root / kind / run_date / c.MANIFEST
-        folders[f"{kind}/{run_date}/{c.MANIFEST}"] = {"sha256": outbox.sha256_file(manifest)}
-    rec = read["reconciliation"]
-    # "files" is empty (the folder holds only this manifest); "folders" names the day's other manifests.
-    doc = {**header, "files": {}, "folders": folders, "day": rec["day"], "cumulative": rec["cumulative"]}
-    folder = outbox.begin_folder(root / c.DAYS / run_date)
-    outbox.write_json(folder, c.MANIFEST, doc)
-
-
 def publish_day(
     wh: Warehouse, root: Path, program: Program, day: dt.date, run_id: str, require_validation: bool = True
 ) -> PublishResult:
@@ -283,19 +142,22 @@ def publish_day(
         read = _read_day(wh, program, day, require_validation)
         replay = read["status"] == "published"
         run_id = read["run_id"] if replay else run_id
+        key = seal.key_for_publish()  # fails closed before anything is written: no key, no publish
         approval = require_approval(wh, day, read["payments"])
         header = {"program": program.code, "run_date": day.isoformat(), "run_id": run_id,
                   "config_sha256": program.sha256}  # fmt: skip
         summary = _summary(header, program, read)
         _check_reconciliation(root, day, read)
-        _write_exclusions(root, header, read["exclusions"])
-        _write_quarantine(root, header, read["quarantined"])
-        _write_reviews(root, header, read)
-        control_sum = _write_payments(root, header, program, day, read["payments"], approval)
-        _write_reports(root, header, summary, read)
-        _write_day_manifest(root, header, read)
+        folders.write_exclusions(root, day, key, header, read["exclusions"])
+        folders.write_quarantine(root, day, key, header, read["quarantined"])
+        folders.write_reviews(root, day, key, header, read)
+        control_sum = folders.write_payments(root, day, key, header, program, read["payments"], approval)
+        folders.write_reports(root, day, key, header, summary, read)
+        folders.write_day_manifest(root, day, key, header, read)
         if not replay:
             _mark_published(wh, day, run_id, summary, read["payments"])
+        # The finance report reads published days only: written after the day is marked published.
+        folders.write_finance(root, day, key, header, build_finance_files(wh, program, day))
     log.info("published %s: %d payments, %d KRW%s", day, len(read["payments"]), control_sum,
              " (a rerun of a published day: the same files)" if replay else "")  # fmt: skip
     return {

@@ -3,22 +3,35 @@
 A failed critical expectation stops the day (ValidationFailed) before anything reaches the outbox;
 warnings are recorded and logged. Every result is kept in the warehouse (validation_results),
 passed or not. Great Expectations is imported here only, never by a DAG file (it takes seconds).
+
+Given an outbox (`outbox=`, what the Airflow tasks pass), each validation also writes GX's Data Docs
+for people to read: `reports/DAY/data_docs/index.html` lists every validation of that day (a rejected
+and recomputed day keeps each run's page), with one page per result under `validations/` and one per
+suite under `expectations/`. The pages are built from the redacted result (counts and masked samples,
+never a value), work offline (no script or style sheet from the internet) and are written like every
+outbox file (0640, atomically); earlier days' and runs' pages are never removed.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import functools
+import html
 import json
 import logging
 import os
+import re
+from pathlib import Path
+from typing import Any
 
 from etl.claims.parse import load_services
 from etl.core import contract
 from etl.core.config import Program
 from etl.core.errors import ValidationFailed
+from etl.core.clock import audit_now
 from etl.core.resources import data_dir
 from etl.io.lock import writer
+from etl.io.outbox import ensure_dir, write_atomic
 from etl.io.warehouse import Warehouse
 from etl.ledger import days
 
@@ -71,6 +84,11 @@ def _frame(rows: list[dict], columns: list[str]):
 
 def validate_rows(name: str, rows: list[dict], columns: list[str], parameters: dict) -> dict:
     """Run one suite over rows; return success, the failures by severity and the full result."""
+    return _validate(name, rows, columns, parameters)[0]
+
+
+def _validate(name: str, rows: list[dict], columns: list[str], parameters: dict) -> tuple[dict, Any]:
+    """validate_rows, and GX's result object (for the Data Docs)."""
     result = (
         _batch_definition()
         .get_batch(batch_parameters={"dataframe": _frame(rows, columns)})
@@ -88,8 +106,9 @@ def validate_rows(name: str, rows: list[dict], columns: list[str], parameters: d
             "unexpected_count": (r.result or {}).get("unexpected_count"),
         }
         (soft if str(getattr(cfg.severity, "value", cfg.severity)) != "critical" else hard).append(entry)
-    return {"suite": name, "success": not hard, "hard_failures": hard, "soft_failures": soft,
-            "result": redact(result.describe_dict())}  # fmt: skip
+    outcome = {"suite": name, "success": not hard, "hard_failures": hard, "soft_failures": soft,
+               "result": redact(result.describe_dict())}  # fmt: skip
+    return outcome, result
 
 
 # Lists of offending values in a GX result: they may be account numbers, phones or business numbers.
@@ -150,31 +169,178 @@ def _record(wh: Warehouse, day: dt.date, outcome: dict) -> None:
         )
 
 
-def _summary(outcome: dict) -> dict:
+def _summary(outcome: dict, docs: Path | None = None) -> dict:
     # What goes to XCom and the logs: counts only, never values (they may be account numbers).
-    return {
+    summary = {
         "suite": outcome["suite"],
         "success": outcome["success"],
         "hard_failures": len(outcome["hard_failures"]),
         "soft_failures": len(outcome["soft_failures"]),
     }
+    if docs is not None:
+        summary["data_docs"] = str(docs)
+    return summary
 
 
-def validate_day_claims(wh: Warehouse, program: Program, day: dt.date) -> dict:
-    """The claims_staged suite over the day's staged rows."""
+# ---------------------------------------------------------------------------------------------
+# Data Docs: GX's pages for people, per day under the outbox's reports/DAY/data_docs/
+
+DATA_DOCS = "data_docs"
+# What a GX page would fetch from the internet (style sheets, scripts, the logo): dropped, so a page
+# opens offline and a finance machine that opens it makes no request to a third party.
+_REMOTE_ASSET = re.compile(
+    r"<script\b[^>]*\bsrc=\"https?://[^\"]*\"[^>]*>\s*</script>|<link\b[^>]*\bhref=\"https?://[^\"]*\"[^>]*>"
+    r"|<img\b[^>]*\bsrc=\"https?://[^\"]*\"[^>]*>",
+    re.IGNORECASE,
+)
+_OFFLINE_STYLE = (
+    "<style>body{font-family:system-ui,sans-serif;margin:1.5rem;color:#222}"
+    "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.25rem .5rem;vertical-align:top}"
+    ".collapse:not(.show){display:block}</style>"
+)
+
+
+def data_docs_dir(outbox: Path, day: dt.date) -> Path:
+    """Where a day's Data Docs are: `reports/DAY/data_docs/` (its index.html is the page to open)."""
+    return Path(outbox) / "reports" / day.isoformat() / DATA_DOCS
+
+
+def _offline(page: str) -> str:
+    page = _REMOTE_ASSET.sub("", page)
+    return page.replace("</head>", _OFFLINE_STYLE + "</head>", 1)
+
+
+def _page_result(result: dict) -> dict:
+    """One expectation's result as a page may show it: counts, and samples masked in the shapes GX renders."""
+    shown: dict = {}
+    for key, value in result.items():
+        if key == "partial_unexpected_counts" and isinstance(value, list):
+            shown[key] = [
+                {"value": mask_value(v.get("value")), "count": v.get("count")} for v in value[:5] if isinstance(v, dict)
+            ]
+        elif key in ("partial_unexpected_list", "unexpected_list") and isinstance(value, list):
+            shown[key] = [mask_value(v) for v in value][:5]
+        elif key not in _VALUE_LISTS:  # index lists, queries and details are left out
+            shown[key] = redact(value)
+    return shown
+
+
+def _redact_result(result: Any) -> Any:
+    """The GX result as a page may show it: each expectation's result with counts and masked samples only."""
+    for r in result.results:
+        r.result = _page_result(r.result or {})
+        info = r.exception_info
+        if isinstance(info, dict) and "raised_exception" in info:
+            raised = bool(info.get("raised_exception"))
+            r.exception_info = {
+                "raised_exception": raised,
+                "exception_message": "an exception was raised (not shown: it may hold data)" if raised else None,
+                "exception_traceback": None,
+            }
+    return result
+
+
+def _data_docs(outbox: Path | None, day: dt.date, outcome: dict, result: Any) -> Path | None:
+    """Write this validation's Data Docs page and the day's index; the day's folder, or None without an outbox.
+
+    A failure here never hides the validation's own outcome: it is logged and the day goes on.
+    """
+    if outbox is None:
+        return None
+    folder = data_docs_dir(outbox, day)
+    try:
+        _write_data_docs(folder, day, outcome, result)
+    except Exception as exc:  # the pages are for people; the result itself is recorded regardless
+        log.warning("%s: Data Docs for %s not written (%s: %s)", day, outcome["suite"], type(exc).__name__, exc)
+        return None
+    log.info("%s %s: Data Docs at %s", day, outcome["suite"], (folder / "index.html").as_uri())
+    return folder
+
+
+def _write_data_docs(folder: Path, day: dt.date, outcome: dict, result: Any) -> None:
+    from great_expectations.render.renderer import ExpectationSuitePageRenderer, ValidationResultsPageRenderer
+    from great_expectations.render.view import DefaultJinjaPageView
+
+    name = outcome["suite"]
+    validated_at = audit_now()
+    stamp = re.sub(r"[^0-9T]", "", validated_at.split("+")[0]) + "Z"
+    runs = folder / "validations" / name / day.isoformat()
+    page_dir = runs / stamp
+    n = 1
+    while page_dir.exists():  # two validations of a suite within a second: keep both
+        n += 1
+        page_dir = runs / f"{stamp}-{n}"
+    try:  # the page's "Run Name" and "Run Time": the day and when it was validated
+        from great_expectations.core.run_identifier import RunIdentifier
+
+        result.meta["run_id"] = RunIdentifier(run_name=day.isoformat(), run_time=dt.datetime.fromisoformat(validated_at))
+    except Exception:  # noqa: S110 (cosmetic: the page is written without them)
+        pass
+    view = DefaultJinjaPageView()
+    # GX's layout: validations/SUITE/RUN/TIME/PAGE.html links to ../../../../index.html and the suite's page.
+    page = view.render(ValidationResultsPageRenderer().render(_redact_result(result)))
+    write_atomic(ensure_dir(page_dir) / "result.html", _offline(page).encode("utf-8"))
+    entry = {
+        "suite": name,
+        "day": day.isoformat(),
+        "validated_at": validated_at,
+        "success": outcome["success"],
+        "hard_failures": len(outcome["hard_failures"]),
+        "soft_failures": len(outcome["soft_failures"]),
+        "page": (page_dir / "result.html").relative_to(folder).as_posix(),
+    }
+    write_atomic(page_dir / "result.json", (json.dumps(entry, indent=2) + "\n").encode("utf-8"))
+    suite_page = view.render(ExpectationSuitePageRenderer().render(_suite(name)))
+    write_atomic(ensure_dir(folder / "expectations") / f"{name}.html", _offline(suite_page).encode("utf-8"))
+    write_atomic(folder / "index.html", _index_page(folder, day).encode("utf-8"))
+
+
+def _index_page(folder: Path, day: dt.date) -> str:
+    """The day's index: every validation kept under the folder, newest first."""
+    entries = []
+    for path in sorted((folder / "validations").glob("*/*/*/result.json")):
+        try:
+            entries.append(json.loads(path.read_text(encoding="utf-8")))
+        except (OSError, ValueError):
+            continue
+    entries.sort(key=lambda e: (e["validated_at"], e["page"]), reverse=True)
+    rows = "\n".join(
+        "<tr><td>{validated_at}</td><td><a href=\"expectations/{suite}.html\">{suite}</a></td><td>{status}</td>"
+        "<td>{hard}</td><td>{soft}</td><td><a href=\"{page}\">result</a></td></tr>".format(
+            validated_at=html.escape(e["validated_at"]),
+            suite=html.escape(e["suite"]),
+            status="passed" if e["success"] else "<b>FAILED</b>",
+            hard=int(e["hard_failures"]),
+            soft=int(e["soft_failures"]),
+            page=html.escape(e["page"]),
+        )
+        for e in entries
+    )
+    return (
+        f"<!doctype html><html><head><meta charset=\"utf-8\"><title>Data Docs {day}</title>{_OFFLINE_STYLE}</head>"
+        f"<body><h1>Data Docs: {day}</h1><p>Great Expectations validations of the intake day {day}, newest first"
+        " (a recomputed day keeps every run's result). Samples of offending values are masked.</p>"
+        "<table><thead><tr><th>validated at (UTC)</th><th>suite</th><th>result</th><th>critical failures</th>"
+        f"<th>warnings</th><th>page</th></tr></thead><tbody>\n{rows}\n</tbody></table></body></html>\n"
+    )
+
+
+def validate_day_claims(wh: Warehouse, program: Program, day: dt.date, outbox: Path | None = None) -> dict:
+    """The claims_staged suite over the day's staged rows (and its Data Docs, given an outbox)."""
     if (published := _published_summary(wh, day, "claims_staged")) is not None:
         return published
     doc_columns = load_suite_doc("claims_staged")["expectations"][0]["kwargs"]["column_set"]
     with wh.begin() as conn:
         rows = Warehouse.rows(conn, "day_deliveries", run_date=day.isoformat())
-    outcome = validate_rows(
+    outcome, result = _validate(
         "claims_staged",
         rows,
         doc_columns,
         {"run_dates": [day.isoformat()], "service_codes": sorted(load_services(program.services_path))},
     )
+    docs = _data_docs(outbox, day, outcome, result)
     _record(wh, day, outcome)
-    return _summary(outcome)
+    return _summary(outcome, docs)
 
 
 def released_amounts(wh: Warehouse, day: dt.date) -> list[int]:
@@ -183,13 +349,13 @@ def released_amounts(wh: Warehouse, day: dt.date) -> list[int]:
         return [int(r["amount_krw"]) for r in Warehouse.rows(conn, "cap_releases", run_date=day.isoformat())]
 
 
-def validate_day_payments(wh: Warehouse, program: Program, day: dt.date) -> dict:
-    """The payments_batch suite over the day's computed payment batch."""
+def validate_day_payments(wh: Warehouse, program: Program, day: dt.date, outbox: Path | None = None) -> dict:
+    """The payments_batch suite over the day's computed payment batch (and its Data Docs, given an outbox)."""
     if (published := _published_summary(wh, day, "payments_batch")) is not None:
         return published
     with wh.begin() as conn:
         rows = Warehouse.rows(conn, "day_payments", run_date=day.isoformat())
-    outcome = validate_rows(
+    outcome, result = _validate(
         "payments_batch",
         rows,
         contract.PAYMENT_COLUMNS,
@@ -203,5 +369,6 @@ def validate_day_payments(wh: Warehouse, program: Program, day: dt.date) -> dict
             "max_tier_krw": max(t.support_krw for t in program.tiers),
         },
     )
+    docs = _data_docs(outbox, day, outcome, result)
     _record(wh, day, outcome)
-    return _summary(outcome)
+    return _summary(outcome, docs)

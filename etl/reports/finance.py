@@ -25,6 +25,7 @@ import statistics
 from collections.abc import Iterable, Mapping
 from typing import Any, TypedDict
 
+from etl.core import contract
 from etl.core.config import Program
 from etl.core.errors import ReliefError
 from etl.io.warehouse import Warehouse
@@ -173,6 +174,7 @@ class FinanceReport(TypedDict):
     tiers: list[TierEdge]
     money: MoneyTotals
     outstanding_age: list[AgeBucket]
+    businesses_paid: int  # distinct businesses with a payment issued
     by_basis: list[Flow]
     by_tier: list[Flow]
     review_queue: ReviewExposure
@@ -410,8 +412,10 @@ def finance_report(wh: Warehouse, program: Program, day: dt.date) -> FinanceRepo
         labels,
         [*tiers_order, REVIEW, NO_LOSS],
     )
+    basis_labels = {t.basis: f"the tier's {t.support_krw:,}" for t in program.tiers}
+    basis_labels |= {contract.REVIEW_BASIS: "a council approval", contract.TOP_UP_BASIS: "a top-up to a higher tier"}
     by_basis = _flows(
-        payments, {p["payment_id"]: str(p["basis"]) for p in payments}, {}, [*tiers_order, "review_approved", "top_up"]
+        payments, {p["payment_id"]: str(p["basis"]) for p in payments}, basis_labels, [*contract.basis_codes(program)]
     )
 
     in_queue = {q["claimant_key"]: q for q in queue}  # a business with two hold reasons is listed twice
@@ -446,6 +450,7 @@ def finance_report(wh: Warehouse, program: Program, day: dt.date) -> FinanceRepo
         ],
         "money": money,
         "outstanding_age": _ages(payments, as_of),
+        "businesses_paid": len({p["claimant_key"] for p in payments}),
         "by_basis": by_basis,
         "by_tier": by_tier,
         "review_queue": {
@@ -512,11 +517,12 @@ def finance_charts(report: FinanceReport) -> dict[str, bytes]:
     with rc_context(style):
 
         def figure() -> tuple[Any, Any]:
-            fig = Figure(figsize=(8, 3.4), dpi=100, layout="constrained")
+            fig = Figure(figsize=(8, 3.4), dpi=100)
+            fig.subplots_adjust(left=0.12, right=0.86, bottom=0.16, top=0.9)
             FigureCanvasAgg(fig)
             return fig, fig.add_subplot()
 
-        def date_axis(ax: Any) -> None:
+        def date_axis(ax: Any, span: list[dt.date] = days) -> None:
             """Whole days on x (a day or more either side of the data), whole numbers or KRW on y from 0."""
             from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
 
@@ -524,8 +530,8 @@ def finance_charts(report: FinanceReport) -> dict[str, bytes]:
             locator.intervald[3] = [1, 2, 7, 14]  # DAILY: never hours
             ax.xaxis.set_major_locator(locator)
             ax.xaxis.set_major_formatter(ConciseDateFormatter(locator))
-            if days:
-                ax.set_xlim(days[0] - dt.timedelta(days=1), days[-1] + dt.timedelta(days=1))
+            if span:
+                ax.set_xlim(span[0] - dt.timedelta(days=1), span[-1] + dt.timedelta(days=1))
             ax.set_ylim(bottom=0)
 
         def whole(ax: Any) -> None:
@@ -596,12 +602,14 @@ def finance_charts(report: FinanceReport) -> dict[str, bytes]:
         ax.set_title(CHART_TITLES["cumulative_net"])
         charts["cumulative_net"] = _svg(fig)
 
-        # The intake curve.
+        # The intake curve, up to the last day that received reports (the settlement days receive none).
+        received = [p["reports_received"] for p in report["daily"]]
+        last = max((i for i, n in enumerate(received) if n), default=len(received) - 1)
         fig, ax = figure()
-        ax.bar(days, [p["reports_received"] for p in report["daily"]], width=0.8, color="#7d6aa8")
+        ax.bar(days[: last + 1], received[: last + 1], width=0.8, color="#7d6aa8")
         ax.set_ylabel("reports received")
         _thousands(ax.yaxis)
-        date_axis(ax)
+        date_axis(ax, days[: last + 1])
         ax.set_title(CHART_TITLES["intake_per_day"])
         charts["intake_per_day"] = _svg(fig)
     return charts
@@ -651,15 +659,16 @@ def _money_rows(report: FinanceReport) -> list[list[Any]]:
     return rows
 
 
-def _flow_rows(flows: list[Flow]) -> tuple[list[list[Any]], list[Any]]:
-    rows, total = [], ["total", "", 0, *([0] * 2 * len(MONEY_PARTS))]
+def _flow_rows(flows: list[Flow], businesses_paid: int) -> tuple[list[list[Any]], list[Any]]:
+    """The rows of a breakdown and its totals row (businesses: distinct, a business may be in two groups)."""
+    rows, total = [], ["total", "", businesses_paid, *([0] * 2 * len(MONEY_PARTS))]
     for f in flows:
         row: list[Any] = [f["key"], f["label"] if f["label"] != f["key"] else "", f["businesses"]]
         for part in MONEY_PARTS:
             m: Money = f[part]  # type: ignore[literal-required]
             row += [m["count"], m["krw"]]
         rows.append(row)
-        for i in range(2, len(row)):
+        for i in range(3, len(row)):
             total[i] += row[i]
     return rows, total
 
@@ -752,8 +761,8 @@ def render_finance_html(report: FinanceReport, charts: Mapping[str, bytes]) -> b
     """One self-contained page (inline CSS, charts embedded base64): the same bytes for the same inputs."""
     r = report
     money = r["money"]
-    flows_basis, total_basis = _flow_rows(r["by_basis"])
-    flows_tier, total_tier = _flow_rows(r["by_tier"])
+    flows_basis, total_basis = _flow_rows(r["by_basis"], r["businesses_paid"])
+    flows_tier, total_tier = _flow_rows(r["by_tier"], r["businesses_paid"])
     daily, daily_total = _daily_rows(r)
     ages = [[a["age"], a["count"], a["krw"]] for a in r["outstanding_age"]]
     age_total = ["total", sum(a["count"] for a in r["outstanding_age"]), sum(a["krw"] for a in r["outstanding_age"])]
@@ -856,7 +865,7 @@ def render_finance_xlsx(report: FinanceReport) -> bytes:
     flow_amounts = {h for h in flow_header if h.endswith("KRW")}
     flow_totals = set(flow_header[2:])
     for title, flows in (("By basis", r["by_basis"]), ("By tier", r["by_tier"])):
-        rows, _ = _flow_rows(flows)
+        rows, _ = _flow_rows(flows, r["businesses_paid"])
         sheet.add(
             title,
             flow_header,
@@ -864,6 +873,7 @@ def render_finance_xlsx(report: FinanceReport) -> bytes:
             text_columns={"group", "label"},
             amount_columns=flow_amounts,
             total_columns=flow_totals,
+            totals={"businesses": r["businesses_paid"]},
         )
     sheet.add(
         "Open",

@@ -19,6 +19,7 @@ import unicodedata
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import IO, Any
 
+from etl.core import contract as c
 from etl.core.errors import ReliefError
 
 TEXT_FORMAT = "@"
@@ -29,6 +30,22 @@ TRUNCATED = " …[truncated]"
 FIXED_DATE = dt.date(2000, 1, 1)
 _WHOLE = re.compile(r"[+-]?[0-9]+")
 _SHEET_NAME_BAD = re.compile(r"[\[\]:*?/\\]")
+
+# The CSVs people open, and how their copies are typed: (text columns, amount columns), by CSV name.
+XLSX_COPIES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    c.PAYMENTS_CSV: (
+        ("payment_id", "claimant_key", "business_reg_no", "bank_code", "account_no", "basis", "run_date"),
+        ("amount_krw",),
+    ),
+    c.REVIEW_QUEUE_CSV: (
+        ("claimant_key", "business_reg_no", "receipt_nos", "pending_since"),
+        ("loss_krw", "already_paid_krw"),
+    ),
+    c.HOLDS_CSV: (("claimant_key", "business_reg_no", "held_on"), ("loss_krw", "entitlement_krw", "already_paid_krw")),
+    c.OVER_CAP_CSV: (("claimant_key", "business_reg_no", "basis"), ("amount_krw",)),
+    c.AFFILIATE_CSV: (("receipt_no", "received_at", "claimant_key"), ("claimed_loss_krw",)),
+    c.REJECTED_CSV: (("source_file", "raw_row"), ()),
+}
 
 
 def new_workbook(target: IO[bytes], title: str, day: dt.date | None = None) -> Any:
@@ -89,9 +106,11 @@ class Sheet:
         text_columns: Collection[str] = (),
         amount_columns: Collection[str] = (),
         total_columns: Collection[str] | None = None,
+        totals: Mapping[str, int] | None = None,
     ) -> Any:
-        """A sheet: the header (frozen, filterable), the rows, then a totals row over `total_columns`
-        (default: the amount columns; none: no totals row). Rows are sequences in column order or mappings."""
+        """A sheet: the header (frozen, filterable), the rows, then a totals row summing `total_columns`
+        (default: the amount columns; empty: no totals row), `totals` giving a column's total where a sum
+        is not one (distinct counts). Rows are sequences in column order or mappings."""
         unknown = (set(text_columns) | set(amount_columns) | set(total_columns or ())) - set(columns)
         if unknown:
             raise ValueError(f"sheet {name}: no column(s) {', '.join(sorted(unknown))}")
@@ -113,7 +132,7 @@ class Sheet:
             ws.write_string(n + 1, 0, "total", self.total_label)
             for col, column in enumerate(columns[1:], start=1):
                 if column in totals_of:
-                    ws.write_number(n + 1, col, sums[col], self.total_amount)
+                    ws.write_number(n + 1, col, (totals or {}).get(column, sums[col]), self.total_amount)
                 else:
                     ws.write_blank(n + 1, col, None, self.total_blank)
         for col, kind in enumerate(kinds):
@@ -172,3 +191,12 @@ def sheet_xlsx(
     Sheet(wb).add(title, columns, rows, text_columns, amount_columns)
     wb.close()
     return buf.getvalue()
+
+
+def xlsx_copy(csv_name: str, columns: Sequence[str], rows: Iterable[Sequence[Any] | Mapping[str, Any]],
+              day: dt.date | None = None) -> bytes:  # fmt: skip
+    """The XLSX copy of one of the outbox's CSVs (XLSX_COPIES says how its columns are typed), one sheet
+    named after the CSV and the day."""
+    text_columns, amount_columns = XLSX_COPIES[csv_name]
+    title = csv_name.removesuffix(".csv") + (f" {day.isoformat()}" if day else "")
+    return sheet_xlsx(title, columns, rows, text_columns, amount_columns, day=day)

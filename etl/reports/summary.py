@@ -1,4 +1,9 @@
-"""`relief report`: the cumulative figures of the latest published day, beside PROGRAM.md's table."""
+"""`relief report`: the cumulative figures of the latest published day, beside PROGRAM.md's table, and the money.
+
+The money is the finance report's (etl/reports/finance.py, `money_totals`): issued, settled, returned and
+outstanding payments, and net (issued less returned), for the day and cumulative. Issued money is never
+called "paid": a payment the bank returns was issued but not paid.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,7 @@ from typing import Any
 from etl.core.config import Program
 from etl.core.errors import ReliefError
 from etl.io.warehouse import Warehouse
+from etl.reports.finance import MONEY_PARTS, MoneyTotals, money_totals
 
 # (label, where the figure is in the cumulative counts, the reference key, the share's denominator)
 ROWS = [
@@ -59,12 +65,33 @@ def load_latest(wh: Warehouse, as_of: dt.date | None) -> dict:
     }
 
 
+def load_money(wh: Warehouse, run_date: str) -> MoneyTotals:
+    """The finance report's money totals as of a published day."""
+    with wh.begin() as conn:
+        return money_totals(conn, run_date)
+
+
+def money_lines(money: MoneyTotals) -> list[str]:
+    """The money table: issued, settled, returned, outstanding and net, count and KRW, day and cumulative."""
+    lines = [f"{'small-business payments':<30} {'day':>8} {'day KRW':>15} {'cumulative':>11} {'cumulative KRW':>15}"]
+    for part in MONEY_PARTS:
+        day: Any = money["day"].get(part)  # a day has no outstanding of its own
+        cum: Any = money["cumulative"].get(part)
+        label = "net (issued less returned)" if part == "net" else part
+        day_count, day_krw = (f"{day['count']:,}", f"{day['krw']:,}") if day else ("", "")
+        lines.append(f"{label:<30} {day_count:>8} {day_krw:>15} {cum['count']:>11,} {cum['krw']:>15,}")
+    if not money["balanced"]:
+        lines.append("the reconciliation does NOT balance: issued != settled + returned + outstanding")
+    return lines
+
+
 def print_report(wh: Warehouse, program: Program, as_of: dt.date | None, as_json: bool = False) -> int:
     latest = load_latest(wh, as_of)
     table = comparison(latest["cumulative"], program.reference_claims)
     c = latest["cumulative"]
+    money = load_money(wh, latest["run_date"])
     if as_json:
-        print(json.dumps({**latest, "comparison": table}, ensure_ascii=False, indent=2))
+        print(json.dumps({**latest, "comparison": table, "money": money}, ensure_ascii=False, indent=2))
         return 0
     print(f"{program.code}: cumulative through {latest['run_date']} (run {latest['run_id']})")
     print(f"{'figure':<30} {'PROGRAM.md':>12} {'this run':>12} {'share':>7}  ")
@@ -78,5 +105,7 @@ def print_report(wh: Warehouse, program: Program, as_of: dt.date | None, as_json
         f"rows received {c['rows_received']:,} = accepted {c['accepted']:,} + duplicates {c['duplicates']:,}"
         f" + excluded {c['excluded']:,} + quarantined {c['quarantined']:,}"
     )
-    print(f"payments {c['payments']:,}, paid {c['paid_krw']:,} KRW")
+    print()
+    for line in money_lines(money):
+        print(line)
     return 0

@@ -187,3 +187,94 @@ class AirflowHome:
 def airflow_home(tmp_path, airflow_db, ws) -> AirflowHome:
     """A fresh AIRFLOW_HOME (no DAG runs yet) over the test's workspace `ws`."""
     return AirflowHome(tmp_path / "airflow", airflow_db, ws)
+
+
+# ---------------------------------------------------------------------------------------------
+# local alert receivers: an SMTP server (aiosmtpd) and a webhook (http.server), on 127.0.0.1 only
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class Received:
+    """What a local receiver got: the raw messages (email text, or webhook JSON bodies), in order."""
+
+    address: str
+    messages: list
+
+    def wait_for(self, predicate, timeout: float = 30.0):
+        """The first message for which predicate(message) is true, waiting up to timeout seconds."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for m in list(self.messages):
+                if predicate(m):
+                    return m
+            time.sleep(0.2)
+        raise AssertionError(f"no matching message within {timeout:.0f}s; got {len(self.messages)}: {self.messages!r:.2000}")
+
+
+@pytest.fixture
+def smtp_receiver():
+    """An SMTP server on 127.0.0.1 (aiosmtpd); `.address` is host:port, `.messages` the emails decoded as
+    "Subject: ...\nFrom: ...\nTo: ...\n\nbody"."""
+    from email import message_from_bytes, policy
+
+    from aiosmtpd.controller import Controller
+
+    received = Received("", [])
+
+    class Handler:
+        async def handle_DATA(self, server, session, envelope):
+            msg = message_from_bytes(envelope.content, policy=policy.default)
+            received.messages.append(
+                f"Subject: {msg['subject']}\nFrom: {msg['from']}\nTo: {msg['to']}\n\n{msg.get_content()}"
+            )
+            return "250 Message accepted for delivery"
+
+    port = free_port()
+    controller = Controller(Handler(), hostname="127.0.0.1", port=port)
+    controller.start()
+    received.address = f"127.0.0.1:{port}"
+    try:
+        yield received
+    finally:
+        controller.stop()
+
+
+@pytest.fixture
+def webhook_receiver():
+    """An HTTP server on 127.0.0.1 taking JSON POSTs; `.address` is its URL, `.messages` the decoded bodies."""
+    import json
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    received = Received("", [])
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            try:
+                received.messages.append(json.loads(body))
+            except ValueError:
+                received.messages.append({"unparsed": body.decode("utf-8", errors="replace")})
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    received.address = f"http://127.0.0.1:{server.server_address[1]}/hooks/relief-T0KEN"
+    try:
+        yield received
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -3,7 +3,8 @@
 Runs beside `dag.test()`, which keeps a run alive while a Human-in-the-loop task awaits input:
 waits for `approve_payment_batch` to await input, then records the answer through Airflow's own
 HITL API route function, as the *Required actions* page would.
-Usage: python hitl_respond.py Approve|Reject [USER [COUNT]]   (answers COUNT approvals, default 1)
+Usage: python hitl_respond.py Approve|Reject [USER [COUNT [REASON]]]   (answers COUNT approvals, default 1)
+Exits 3, printing `refused STATUS: DETAIL`, when Airflow refuses the answer (e.g. USER is not an assigned user).
 """
 
 from __future__ import annotations
@@ -19,8 +20,12 @@ def main(option: str, user: str, count: int, reason: str = "", wait_s: int = 600
     from airflow.models.taskinstance import TaskInstance
     from airflow.utils.session import create_session
     from airflow.utils.state import TaskInstanceState
+    from fastapi import HTTPException
     from sqlalchemy import select
 
+    from airflow.api_fastapi.app import create_auth_manager
+
+    create_auth_manager()  # the route checks an answer against the task's assigned users through it
     answered = 0
     for _ in range(wait_s):
         with create_session() as session:
@@ -31,16 +36,21 @@ def main(option: str, user: str, count: int, reason: str = "", wait_s: int = 600
                 )
             )
             if ti is not None:
-                response = update_hitl_detail(
-                    dag_id=ti.dag_id,
-                    dag_run_id=ti.run_id,
-                    task_id=ti.task_id,
-                    update_hitl_detail_payload=UpdateHITLDetailPayload(
-                        chosen_options=[option], params_input={"reason": reason} if reason else {}
-                    ),
-                    user=SimpleAuthManagerUser(username=user, role="admin"),
-                    session=session,
-                )
+                try:
+                    response = update_hitl_detail(
+                        dag_id=ti.dag_id,
+                        dag_run_id=ti.run_id,
+                        task_id=ti.task_id,
+                        update_hitl_detail_payload=UpdateHITLDetailPayload(
+                            chosen_options=[option], params_input={"reason": reason} if reason else {}
+                        ),
+                        user=SimpleAuthManagerUser(username=user, role="admin"),
+                        session=session,
+                    )
+                except HTTPException as exc:
+                    session.rollback()
+                    print(f"refused {exc.status_code}: {exc.detail}", flush=True)
+                    return 3
                 print("responded", ti.run_id, response.chosen_options, flush=True)
                 answered += 1
                 if answered == count:

@@ -27,19 +27,27 @@ SMALL = make_brn(902)  # loss 100,000: the 30,000 tier
 
 @pytest.fixture
 def manual_approval(tmp_path) -> Path:
-    """The 1015 program as shipped (automatic approval off), with kim.finance among its approvers."""
+    """The 1015 program as shipped (automatic approval off), with kim.finance and park.finance among its
+    approvers (Airflow lets only the approvers answer the approval: its assigned users)."""
     overlay = tmp_path / "manual.toml"
     overlay.write_text(
         f'extends = "{DEFAULT_PROGRAM_FILE}"\n\n[approval]\nauto_approve_payments = false\n'
-        'approvers = ["admin", "kim.finance"]\n',
+        'approvers = ["admin", "kim.finance", "park.finance"]\n',
         encoding="utf-8",
     )
     return overlay
 
 
 def test_someone_not_named_as_an_approver_cannot_release_a_batch(airflow_home, ws):
-    """The shipped config names only admin: an approval by kim.finance fails the run and publishes nothing."""
+    """The shipped config names only admin: an approval by kim.finance fails the run and publishes nothing.
+
+    Airflow itself refuses kim.finance (the approval's assigned users are the approvers: see
+    test_operating.py); this is the check behind it, `record_approval`, for when Airflow lets anyone
+    answer (the simple auth manager's all-admins mode here, or an auth manager whose user ids are not
+    the user names).
+    """
     airflow_home.extra_env["RELIEF_PROGRAM"] = str(DEFAULT_PROGRAM_FILE)
+    airflow_home.extra_env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS"] = "True"
     ws.deliver("2022-10-15", [claim(receipt_no="M2", business_reg_no=SMALL, claimed_loss_krw=100_000)])
     run, _ = run_with_approvals(airflow_home, "2022-10-15", "2022-10-15", approvals=1)
     assert run.states == {"2022-10-15": "failed"}, run.tail()

@@ -219,3 +219,73 @@ def test_parse_reads_back_what_was_built():
 def test_parse_refuses_what_is_not_our_pain001(data, reason):
     with pytest.raises(ValueError, match=reason):
         parse_pain001(data)
+
+
+# The fields a Korean bank expects (etl/payments/banking.py gives their values) ---------------------------
+
+
+def _bank_build(payments: list[dict] | None = None, **overrides) -> bytes:
+    from etl.payments import banking
+
+    kwargs = {
+        "message_id": banking.message_id("P1015", dt.date(2022, 10, 16), "ab" * 32),
+        "created_at": dt.datetime(2022, 10, 17, 9, 30, tzinfo=KST),
+        "requested_execution_date": banking.execution_date(dt.datetime(2022, 10, 16, 23, 0, tzinfo=KST), KST),
+        "batch_booking": True,
+        "remittance": banking.payee_text,
+        "debtor_agent_id": DEBTOR["bank_code"],
+        "initiating_party_id": DEBTOR["org_id"],
+        "clearing_system": None,
+    }
+    kwargs.update(overrides)
+    return _build(payments, **kwargs)
+
+
+def test_the_bank_fields_are_written_and_valid_against_the_xsd():
+    data = _bank_build()
+    assert xsd_errors(data) == []
+    root = _root(data)
+    hdr = root.find("p:CstmrCdtTrfInitn/p:GrpHdr", NS)
+    assert hdr.findtext("p:MsgId", namespaces=NS) == "P1015-20221016-ababababab"
+    assert hdr.findtext("p:InitgPty/p:Id/p:OrgId/p:Othr/p:Id", namespaces=NS) == "1208147521"
+    pmt = root.find("p:CstmrCdtTrfInitn/p:PmtInf", NS)
+    # Approved on Sunday 2022-10-16: executed on Monday, not on the intake day.
+    assert pmt.findtext("p:ReqdExctnDt/p:Dt", namespaces=NS) == "2022-10-17"
+    assert pmt.findtext("p:BtchBookg", namespaces=NS) == "true"
+    assert pmt.findtext("p:DbtrAgt/p:FinInstnId/p:ClrSysMmbId/p:MmbId", namespaces=NS) == "004"
+    assert b"KFTC" not in data and b"ClrSysId" not in data  # ISO has no Korean clearing code: none is made up
+    ustrd = [t.findtext("p:RmtInf/p:Ustrd", namespaces=NS) for t in pmt.findall("p:CdtTrfTxInf", NS)]
+    assert ustrd == ["카카오1015피해지원3만", "카카오1015피해지원5만", "카카오1015피해지원심의"]
+    doc = parse_pain001(data)
+    assert doc.blocks[0].requested_execution_date == "2022-10-17" and doc.blocks[0].batch_booking == "true"
+    assert [t.creditor_bank_code for t in doc.transactions] == ["004", "088", "020"]
+    assert doc.transactions[0].remittance == "카카오1015피해지원3만"
+
+
+def test_bank_field_variants_stay_valid():
+    data = _bank_build(batch_booking=False, debtor_agent_id="088", initiating_party_id="ORG-1")
+    assert xsd_errors(data) == []
+    root = _root(data)
+    assert root.findtext(".//p:PmtInf/p:BtchBookg", namespaces=NS) == "false"
+    assert root.findtext(".//p:DbtrAgt/p:FinInstnId/p:ClrSysMmbId/p:MmbId", namespaces=NS) == "088"
+    assert root.findtext(".//p:GrpHdr/p:InitgPty/p:Id/p:OrgId/p:Othr/p:Id", namespaces=NS) == "ORG-1"
+    # The remittance text already on the rows is used when no callable is given; empty text writes no RmtInf.
+    rows = [dict(p, remittance_text="지원금") for p in _payments()]
+    rows[2]["remittance_text"] = ""
+    data = _bank_build(rows, remittance=None)
+    assert xsd_errors(data) == []
+    txs = _root(data).findall(".//p:CdtTrfTxInf", NS)
+    assert [t.findtext("p:RmtInf/p:Ustrd", namespaces=NS) for t in txs] == ["지원금", "지원금", None]
+    with pytest.raises(ValueError, match="debtor_agent_id"):
+        _bank_build(debtor_agent_id="KFTC")
+    with pytest.raises(ValueError, match="initiating_party_id"):
+        _bank_build(initiating_party_id="has space")
+
+
+def test_the_defaults_still_write_what_was_published_before():
+    data = _build()
+    assert data == _build(requested_execution_date=None, batch_booking=None, remittance=None)
+    root = _root(data)
+    assert root.findtext(".//p:PmtInf/p:ReqdExctnDt/p:Dt", namespaces=NS) == "2022-10-16"
+    assert root.find(".//p:PmtInf/p:BtchBookg", NS) is None
+    assert root.findtext(".//p:DbtrAgt/p:FinInstnId/p:ClrSysMmbId/p:ClrSysId/p:Prtry", namespaces=NS) == "KFTC"

@@ -1,4 +1,8 @@
-"""`relief verify`: a good folder passes; each kind of damage fails with a reason that says what is wrong."""
+"""`relief verify`: a good folder passes; each kind of damage fails with a reason that says what is wrong.
+
+Folders here are built as publish writes them once it seals (`seal_folder`): the manifest sealed with the
+test key, pain.001 with the bank's fields (`etl/payments/banking.py`).
+"""
 
 from __future__ import annotations
 
@@ -10,13 +14,24 @@ from pathlib import Path
 import pytest
 
 from etl.io import outbox
+from etl.payments import banking, seal
 from etl.payments.iso20022 import build_pain001
-from etl.payments.verify import PAYMENT_COLUMNS, check_folder, verify_folder
+from etl.payments.verify import PAYMENT_COLUMNS, check_folder, verify_all, verify_folder
 
 KST = dt.timezone(dt.timedelta(hours=9))
 DAY = dt.date(2022, 10, 16)
 DEBTOR = {"name": "Kakao Corp 1015 relief", "account": "47790101234567", "bank_code": "004"}
 ACCOUNTS = ["11012345678901", "56012345678", "1002123456789"]
+KEY = bytes.fromhex("5e" * 32)
+APPROVED_BY = "kim.finance"
+APPROVED_AT = "2022-10-16T14:00:00+00:00"  # Sunday 23:00 KST: the bank executes on Monday 2022-10-17
+
+
+@pytest.fixture(autouse=True)
+def _seal_key(monkeypatch, tmp_path):
+    monkeypatch.setenv(seal.ENV_KEY, KEY.hex())
+    monkeypatch.delenv(seal.ENV_KEY_FILE, raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))  # verify --all keeps its state under ~/.relief
 
 
 def _payments() -> list[dict]:
@@ -46,14 +61,25 @@ def _csv(payments: list[dict]) -> bytes:
     return outbox.csv_bytes(PAYMENT_COLUMNS, ([p[c] for c in PAYMENT_COLUMNS] for p in payments))[0]
 
 
-def _xml(payments: list[dict]) -> bytes:
+def _xml(payments: list[dict], approved_at: str = APPROVED_AT) -> bytes:
+    at = dt.datetime.fromisoformat(approved_at)
     return build_pain001(
         payments,
         run_date=DAY,
         message_id="P1015-20221016",
-        created_at=dt.datetime(2022, 10, 16, 23, 0, tzinfo=KST),
+        created_at=at.astimezone(KST),
         debtor=DEBTOR,
+        requested_execution_date=banking.execution_date(at, KST),
+        batch_booking=True,
+        remittance=banking.payee_text,
+        clearing_system=None,
     )
+
+
+def seal_folder(folder: Path, key: bytes = KEY) -> None:
+    """Seal a folder's manifest as it stands (what publish will do; an insider holding the key can too)."""
+    path = folder / "manifest.json"
+    path.write_text(json.dumps(seal.seal(json.loads(path.read_text()), key), indent=2, ensure_ascii=False))
 
 
 def _publish(
@@ -64,13 +90,18 @@ def _publish(
     xml_data: bytes | None = None,
     rows: int | None = None,
     control_sum: int | None = None,
+    xlsx: bool = False,
+    approved_at: str = APPROVED_AT,
 ) -> Path:
-    """A folder as the pipeline publishes it; the overrides write damaged content under an honest manifest."""
+    """A folder as the pipeline publishes it, sealed; the overrides write damaged content under an honest manifest."""
     outbox.begin_folder(folder)
     csv_data = _csv(payments) if csv_data is None else csv_data
     written = [_write(folder, "payments.csv", csv_data, len(payments))]
     if payments or xml_data is not None:
-        written.append(_write(folder, "pain001.xml", _xml(payments) if xml_data is None else xml_data, len(payments)))
+        xml = _xml(payments, approved_at) if xml_data is None else xml_data
+        written.append(_write(folder, "pain001.xml", xml, len(payments)))
+    if xlsx:
+        written.append(_write(folder, banking.BULK_TRANSFER_XLSX, banking.bulk_transfer_xlsx(payments), len(payments)))
     header = {
         "program": "kakao-1015",
         "run_date": DAY.isoformat(),
@@ -79,8 +110,11 @@ def _publish(
         "rows": len(payments) if rows is None else rows,
         "control_sum_krw": sum(int(p["amount_krw"]) for p in payments) if control_sum is None else control_sum,
         "sha256": hashlib.sha256(csv_data).hexdigest(),
+        "approved_by": APPROVED_BY,
+        "approved_at": approved_at,
     }
     outbox.finish_folder(folder, written, header)
+    seal_folder(folder)
     return folder
 
 
@@ -93,12 +127,13 @@ def _manifest(folder: Path) -> dict:
     return json.loads((folder / "manifest.json").read_text())
 
 
-def _rewrite_manifest(folder: Path, manifest: dict) -> None:
-    (folder / "manifest.json").write_text(json.dumps(manifest))
+def _rewrite_manifest(folder: Path, manifest: dict, key: bytes | None = KEY) -> None:
+    """Write a changed manifest, sealed again with `key` (someone holding it), or left with its old seal (None)."""
+    (folder / "manifest.json").write_text(json.dumps(seal.seal(manifest, key) if key else manifest))
 
 
-def _fails(folder: Path, capsys, *expected: str) -> str:
-    assert verify_folder(str(folder)) == 1
+def _fails(folder: Path, capsys, *expected: str, db_url: str | None = None) -> str:
+    assert verify_folder(str(folder), db_url=db_url) == 1
     out = capsys.readouterr()
     assert out.out == ""
     for text in expected:
@@ -264,3 +299,405 @@ def test_the_cli_runs_verify(good: Path, capsys, monkeypatch, tmp_path: Path):
     assert capsys.readouterr().out.startswith("OK ")
     (good / "manifest.json").unlink()
     assert main(["verify", str(good)]) == 1
+
+
+# Sealed manifests ---------------------------------------------------------------------------------------
+
+
+def test_a_folder_without_a_seal_fails(good: Path, capsys):
+    manifest = _manifest(good)
+    del manifest["seal"]
+    _rewrite_manifest(good, manifest, key=None)
+    _fails(good, capsys, "manifest.json: is not sealed")
+
+
+def test_no_seal_key_is_a_failure_never_a_pass(good: Path, capsys, monkeypatch):
+    monkeypatch.delenv(seal.ENV_KEY)
+    _fails(good, capsys, "manifest.json: cannot check the seal: set RELIEF_SEAL_KEY")
+
+
+def test_a_folder_sealed_with_another_key_fails(good: Path, capsys):
+    _rewrite_manifest(good, _manifest(good), key=b"someone else's key, 16+ bytes")
+    _fails(good, capsys, "manifest.json: was sealed with key", "do not upload")
+
+
+def test_the_demo_key_passes_and_says_it_proves_nothing(good: Path, capsys, monkeypatch):
+    monkeypatch.setenv(seal.ENV_KEY, "demo-only-key")
+    _rewrite_manifest(good, _manifest(good), key=seal.DEMO_KEY)
+    assert verify_folder(str(good)) == 0
+    assert "demo-only key" in capsys.readouterr().out
+
+
+def test_the_manifest_must_name_who_approved_and_when(good: Path, capsys):
+    manifest = _manifest(good)
+    del manifest["approved_by"]
+    manifest["approved_at"] = "yesterday"
+    _rewrite_manifest(good, manifest)
+    _fails(good, capsys, "no 'approved_by'", "approved_at 'yesterday' is not ISO 8601")
+
+
+def test_the_intake_day_as_execution_date_fails(tmp_path: Path, capsys):
+    """pain.001 asked for execution on the intake day (a Sunday, and before the approval): a bank refuses it."""
+    payments = _payments()
+    legacy = build_pain001(
+        payments, run_date=DAY, message_id="P1015-20221016", created_at=dt.datetime(2022, 10, 16, 23, tzinfo=KST),
+        debtor=DEBTOR,
+    )  # fmt: skip
+    folder = _publish(tmp_path / "day", payments, xml_data=legacy, approved_at="2022-10-18T01:00:00+00:00")
+    _fails(
+        folder,
+        capsys,
+        "PmtInf 1 ReqdExctnDt is 2022-10-16, before the batch was approved (2022-10-18 KST)",
+        "ReqdExctnDt is 2022-10-16 (Sunday): not a Korean business day",
+    )
+
+
+def test_a_day_with_payments_needs_its_pain001(good: Path, capsys):
+    (good / "pain001.xml").unlink()
+    manifest = _manifest(good)
+    del manifest["files"]["pain001.xml"]
+    _rewrite_manifest(good, manifest)  # even sealed again by someone holding the key
+    _fails(good, capsys, "pain001.xml: missing: a day with payments must have its pain.001")
+
+
+def test_the_payments_folder_itself_points_to_all(good: Path, capsys):
+    for parent in (good.parent, good.parent.parent):  # outbox/payments, and the outbox
+        err = _fails(parent, capsys, "relief verify --all", "not one day's payments folder")
+        assert "publishing unfinished" not in err
+
+
+# The bulk-transfer sheet --------------------------------------------------------------------------------
+
+
+def test_a_folder_with_its_bulk_sheet_passes(tmp_path: Path, capsys):
+    folder = _publish(tmp_path / "payments" / "2022-10-16", _payments(), xlsx=True)
+    assert verify_folder(folder) == 0, capsys.readouterr().err
+    assert "3 files match the manifest (bulk_transfer.xlsx, pain001.xml, payments.csv)" in capsys.readouterr().out
+
+
+def test_a_bulk_sheet_that_differs_from_the_csv_fails(tmp_path: Path, capsys):
+    folder = _publish(tmp_path / "payments" / "2022-10-16", _payments(), xlsx=True)
+    changed = _payments()
+    changed[1]["account_no"] = "99999999999"
+    changed[2]["amount_krw"] = 700001
+    (folder / banking.BULK_TRANSFER_XLSX).write_bytes(banking.bulk_transfer_xlsx(changed))
+    _reseal_files(folder)
+    err = _fails(
+        folder,
+        capsys,
+        "bulk_transfer.xlsx row 3 (P1015-20221016-0000002) column 입금계좌번호: differs from payments.csv",
+        "bulk_transfer.xlsx row 4 (P1015-20221016-0000003) column 이체금액: differs from payments.csv (700001,",
+    )
+    assert "99999999999" not in err
+
+
+def test_account_numbers_typed_as_numbers_fail(tmp_path: Path, capsys):
+    import io
+
+    import xlsxwriter
+
+    folder = _publish(tmp_path / "payments" / "2022-10-16", _payments(), xlsx=True)
+    buf = io.BytesIO()
+    wb = xlsxwriter.Workbook(buf, {"in_memory": True})
+    ws = wb.add_worksheet()
+    for col, (header, _) in enumerate(banking.DEFAULT_LAYOUT):
+        ws.write_string(0, col, header)
+    for row, p in enumerate(_payments(), start=1):
+        for col, (_, fld) in enumerate(banking.DEFAULT_LAYOUT):
+            value = banking.cell_value(p, fld, banking.DEFAULT_NUMERIC_FIELDS)
+            ws.write_number(row, col, int(value)) if fld == "account_no" else ws.write(row, col, value)
+    wb.close()
+    (folder / banking.BULK_TRANSFER_XLSX).write_bytes(buf.getvalue())
+    _reseal_files(folder)
+    _fails(folder, capsys, "column 입금계좌번호: a number, not text")
+
+
+def _reseal_files(folder: Path, key: bytes | None = KEY) -> None:
+    """Someone rewrites the manifest to match changed files: hashes, sizes, rows and sums; sealed again only
+    with `key` (None: the old seal stays, as anyone without the key must leave it)."""
+    manifest = _manifest(folder)
+    for name, entry in manifest["files"].items():
+        data = (folder / name).read_bytes()
+        entry.update(sha256=hashlib.sha256(data).hexdigest(), bytes=len(data))
+    csv_rows = outbox_rows(folder)
+    manifest["sha256"] = manifest["files"]["payments.csv"]["sha256"]
+    manifest["rows"] = len(csv_rows)
+    manifest["control_sum_krw"] = sum(int(r["amount_krw"]) for r in csv_rows)
+    _rewrite_manifest(folder, manifest, key=key)
+
+
+def outbox_rows(folder: Path) -> list[dict]:
+    import csv
+
+    with open(folder / "payments.csv", newline="", encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))
+
+
+# A day published by the pipeline, checked against its warehouse (--db) ------------------------------------
+
+
+def _as_publish_will_write(folder: Path, db_url: str, program) -> None:
+    """What publish writes once wired (see the report): pain.001 with the bank's fields, the bulk sheet, a seal."""
+    from etl.io.warehouse import Warehouse
+
+    day = dt.date.fromisoformat(folder.name)
+    with Warehouse(db_url).begin() as conn:
+        payments = Warehouse.rows(conn, "day_payments", run_date=folder.name)
+        approval = Warehouse.rows(conn, "batch_approval", run_date=folder.name)[0]
+    approved_at = dt.datetime.fromisoformat(approval["decided_at"])
+    xml = build_pain001(
+        payments,
+        run_date=day,
+        message_id=banking.message_id(program.payment_prefix, day, approval["batch_sha256"]),
+        created_at=approved_at.astimezone(KST),
+        debtor=program.debtor,
+        requested_execution_date=banking.execution_date(approved_at, KST),
+        batch_booking=True,
+        remittance=banking.payee_text,
+        debtor_agent_id=program.debtor["bank_code"],
+        initiating_party_id=program.debtor.get("org_id"),
+        clearing_system=None,
+    )
+    files = [
+        _write(folder, "pain001.xml", xml, len(payments)),
+        _write(folder, banking.BULK_TRANSFER_XLSX, banking.bulk_transfer_xlsx(payments), len(payments)),
+    ]
+    manifest = _manifest(folder)
+    manifest["files"].update({f.name: f.as_manifest_entry() for f in files})
+    (folder / "manifest.json").write_text(json.dumps(seal.seal(manifest, KEY), indent=2, ensure_ascii=False))
+
+
+@pytest.fixture(scope="module")
+def published(tmp_path_factory, program):
+    """Two days run through the pipeline (demo program: approved automatically); returns (outbox, db_url)."""
+    from tests.builders import Workspace, claim, make_brn
+
+    root = tmp_path_factory.mktemp("published")
+    ws = Workspace(root, f"sqlite:///{root / 'warehouse.sqlite'}")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv(seal.ENV_KEY, KEY.hex())  # for when publish seals
+        ws.deliver("2022-10-15", [
+            claim(receipt_no="R1", business_reg_no=make_brn(101), claimed_loss_krw=100000),
+            claim(receipt_no="R2", business_reg_no=make_brn(102), claimed_loss_krw=400000, claimant_name="=SUM(1,2)"),
+            claim(receipt_no="R3", business_reg_no=make_brn(103), claimed_loss_krw=200000),
+        ])  # fmt: skip
+        ws.run(program, "2022-10-15")
+        ws.deliver("2022-10-16", [claim(receipt_no="R4", business_reg_no=make_brn(104), claimed_loss_krw=50000,
+                                        received_at="2022-10-16T10:00:00+09:00")])  # fmt: skip
+        ws.run(program, "2022-10-16")
+    for day in ("2022-10-15", "2022-10-16"):
+        _as_publish_will_write(ws.settings.outbox / "payments" / day, ws.settings.db_url, program)
+    return ws.settings.outbox, ws.settings.db_url
+
+
+@pytest.fixture
+def day15(published, tmp_path):
+    """A copy of the published 2022-10-15 payments folder (tests change their copy), and the warehouse URL."""
+    import shutil
+
+    outbox_root, db_url = published
+    copy = tmp_path / "outbox" / "payments" / "2022-10-15"
+    shutil.copytree(outbox_root / "payments" / "2022-10-15", copy)
+    return copy, db_url
+
+
+def _accounts(folder: Path) -> list[str]:
+    return [r["account_no"] for r in outbox_rows(folder)]
+
+
+def _replace_in(folder: Path, name: str, old: bytes, new: bytes) -> None:
+    data = (folder / name).read_bytes()
+    assert old in data
+    (folder / name).write_bytes(data.replace(old, new, 1))
+
+
+def test_an_untouched_published_day_passes_with_and_without_the_ledger(day15, capsys):
+    folder, db_url = day15
+    assert verify_folder(folder) == 0, capsys.readouterr().err
+    assert verify_folder(folder, db_url=db_url) == 0, capsys.readouterr().err
+    out = capsys.readouterr().out
+    assert "3 payments, control sum 110,000 KRW, 3 files" in out and "the warehouse agrees" in out
+    assert "seal valid" in out
+    assert not any(a in out for a in _accounts(folder))
+
+
+def _redirect_account(folder: Path) -> tuple[str, str]:
+    """One payee's account changed in payments.csv, pain001.xml and the bulk sheet alike."""
+    old = _accounts(folder)[0]
+    new = "9" * len(old)
+    _replace_in(folder, "payments.csv", f",{old},".encode(), f",{new},".encode())
+    _replace_in(folder, "pain001.xml", f">{old}<".encode(), f">{new}<".encode())
+    rows = outbox_rows(folder)
+    (folder / banking.BULK_TRANSFER_XLSX).write_bytes(
+        banking.bulk_transfer_xlsx([{k: v.lstrip("'") for k, v in r.items()} for r in rows])
+    )
+    return old, new
+
+
+@pytest.mark.parametrize("insider", [False, True], ids=["without-the-key", "resealed-with-the-key"])
+def test_redirecting_an_account_everywhere_fails(day15, capsys, insider):
+    folder, db_url = day15
+    old, new = _redirect_account(folder)
+    _reseal_files(folder, key=KEY if insider else None)
+    if insider:  # consistent files under a valid seal: only the ledger tells
+        assert verify_folder(folder) == 0
+        capsys.readouterr()
+        err = _fails(
+            folder,
+            capsys,
+            "P1015-20221015-0000001): account_no differs from the warehouse",
+            "the payments changed after approval; do not upload",
+            db_url=db_url,
+        )
+    else:
+        err = _fails(folder, capsys, "manifest.json: does not match its seal")
+    assert old not in err and new not in err
+
+
+@pytest.mark.parametrize("insider", [False, True], ids=["without-the-key", "resealed-with-the-key"])
+def test_adding_a_million_won_to_a_payment_fails(day15, capsys, insider):
+    folder, db_url = day15
+    _replace_in(folder, "payments.csv", b",30000,tier_30000,", b",1030000,tier_30000,")
+    _replace_in(folder, "pain001.xml", b'Ccy="KRW">30000<', b'Ccy="KRW">1030000<')
+    _replace_in(folder, "pain001.xml", b"<CtrlSum>110000<", b"<CtrlSum>1110000<")
+    _replace_in(folder, "pain001.xml", b"<CtrlSum>110000<", b"<CtrlSum>1110000<")
+    rows = [{k: v.lstrip("'") for k, v in r.items()} for r in outbox_rows(folder)]
+    (folder / banking.BULK_TRANSFER_XLSX).write_bytes(banking.bulk_transfer_xlsx(rows))
+    _reseal_files(folder, key=KEY if insider else None)
+    if insider:
+        _fails(
+            folder,
+            capsys,
+            "P1015-20221015-0000001): amount_krw differs from the warehouse ('1030000', the warehouse has '30000')",
+            "the payments changed after approval",
+            "control_sum_krw is 1110000, the approval says 110000",
+            db_url=db_url,
+        )
+    else:
+        _fails(folder, capsys, "manifest.json: does not match its seal")
+
+
+@pytest.mark.parametrize("insider", [False, True], ids=["without-the-key", "resealed-with-the-key"])
+def test_deleting_pain001_with_its_manifest_entry_fails(day15, capsys, insider):
+    folder, _ = day15
+    (folder / "pain001.xml").unlink()
+    manifest = _manifest(folder)
+    del manifest["files"]["pain001.xml"]
+    _rewrite_manifest(folder, manifest, key=KEY if insider else None)
+    _fails(folder, capsys, "pain001.xml: missing: a day with payments must have its pain.001")
+
+
+@pytest.mark.parametrize("insider", [False, True], ids=["without-the-key", "resealed-with-the-key"])
+def test_changing_the_approver_fails(day15, capsys, insider):
+    folder, db_url = day15
+    manifest = _manifest(folder)
+    manifest["approved_by"] = "nobody"
+    _rewrite_manifest(folder, manifest, key=KEY if insider else None)
+    if insider:
+        _fails(
+            folder, capsys, "manifest.json: approved_by is 'nobody', the warehouse's batch_approvals has", db_url=db_url
+        )
+    else:
+        _fails(folder, capsys, "manifest.json: does not match its seal")
+
+
+def test_a_field_outside_the_batch_hash_is_compared_with_the_ledger(day15, capsys):
+    """payee_name is not in the approved batch's hash: --db still finds it, without printing it."""
+    folder, db_url = day15
+    _replace_in(folder, "payments.csv", "행복분식".encode(), "행복분식 (new)".encode())
+    _reseal_files(folder)
+    err = _fails(folder, capsys, "P1015-20221015-0000001): payee_name differs from the warehouse", db_url=db_url)
+    assert "(new)" not in err and "the payments changed after approval" not in err
+
+
+def test_a_payment_missing_from_the_files_is_found(day15, capsys):
+    folder, db_url = day15
+    lines = (folder / "payments.csv").read_bytes().split(b"\r\n")
+    (folder / "payments.csv").write_bytes(b"\r\n".join([*lines[:-2], b""]))  # the last payment dropped
+    _reseal_files(folder)
+    _fails(folder, capsys, "the warehouse (2022-10-15): payment P1015-20221015-0000003 is not in payments.csv",
+           db_url=db_url)  # fmt: skip
+
+
+def test_a_missing_warehouse_is_reported_and_not_created(day15, capsys, tmp_path):
+    folder, _ = day15
+    missing = tmp_path / "nowhere" / "warehouse.sqlite"
+    _fails(folder, capsys, "--db: the warehouse", "does not exist", db_url=f"sqlite:///{missing}")
+    assert not missing.exists() and not missing.parent.exists()
+
+
+# Every day: verify --all --------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def outbox_copy(published, tmp_path):
+    import shutil
+
+    outbox_root, db_url = published
+    copy = tmp_path / "outbox"
+    shutil.copytree(outbox_root / "payments", copy / "payments")
+    return copy, db_url
+
+
+def _listing(root: Path) -> list[tuple[str, int]]:
+    return sorted((str(p.relative_to(root)), p.stat().st_size) for p in root.rglob("*"))
+
+
+def test_verify_all_prints_one_table_and_remembers_outside_the_outbox(outbox_copy, capsys, tmp_path):
+    root, db_url = outbox_copy
+    before = _listing(root)
+    state = tmp_path / "state" / "verified.json"
+    assert verify_all(root, db_url=db_url, state=state) == 0, capsys.readouterr().err
+    out = capsys.readouterr().out
+    lines = out.splitlines()
+    assert lines[0].split() == ["day", "rows", "control", "sum", "(KRW)", "result"]
+    assert lines[1].split() == ["2022-10-15", "3", "110,000", "ok"]
+    assert lines[2].split() == ["2022-10-16", "1", "30,000", "ok"]
+    assert "2 day(s), 2 ok, 0 failed" in out
+    assert _listing(root) == before  # nothing written into the outbox
+    assert oct(state.stat().st_mode & 0o777) == "0o600"
+
+    # Again: nothing changed, nothing checked again.
+    assert verify_all(root / "payments", db_url=db_url, state=state) == 0
+    assert capsys.readouterr().out.count("verified before") == 2
+
+    # A verified day whose file changed is verified again, and fails.
+    _replace_in(root / "payments" / "2022-10-16", "payments.csv", b",30000,", b",90000,")
+    assert verify_all(root, db_url=db_url, state=state) == 1
+    captured = capsys.readouterr()
+    assert "2022-10-15" in captured.out and "verified before" in captured.out
+    row16 = next(line for line in captured.out.splitlines() if line.startswith("2022-10-16"))
+    assert "FAIL" in row16 and "do not upload" in row16
+    assert "FAIL 2022-10-16: payments.csv: SHA-256 is" in captured.err
+    assert "1 failed" in captured.out
+
+
+def test_verify_all_checks_again_with_the_ledger_what_was_verified_without(outbox_copy, capsys, tmp_path):
+    root, db_url = outbox_copy
+    state = tmp_path / "verified.json"
+    assert verify_all(root, state=state) == 0
+    capsys.readouterr()
+    assert verify_all(root, db_url=db_url, state=state) == 0
+    assert "verified before" not in capsys.readouterr().out
+
+
+def test_verify_all_defaults_to_the_home_state_and_refuses_one_in_the_outbox(outbox_copy, capsys, tmp_path):
+    root, _ = outbox_copy
+    assert verify_all(root) == 0
+    assert (tmp_path / "home" / ".relief" / "verified.json").is_file()
+    capsys.readouterr()
+    assert verify_all(root, state=root / "payments" / "verified.json") == 1
+    assert "inside the outbox" in capsys.readouterr().err
+    assert not (root / "payments" / "verified.json").exists()
+
+
+def test_verify_all_fails_an_unfinished_day_and_a_stray(outbox_copy, capsys, tmp_path):
+    root, _ = outbox_copy
+    (root / "payments" / "2022-10-16" / "manifest.json").unlink()
+    (root / "payments" / "notes.txt").write_text("x")
+    assert verify_all(root, state=tmp_path / "s.json") == 1
+    captured = capsys.readouterr()
+    assert "FAIL 2022-10-16: manifest.json: missing" in captured.err
+    assert "notes.txt: not a day folder" in captured.err
+    assert verify_all(tmp_path / "empty", state=tmp_path / "s.json") == 1
+    assert "no payments folder" in capsys.readouterr().err

@@ -174,7 +174,12 @@ def test_verify_fails_on_a_live_formula_without_printing_it(tmp_path, capsys):
     assert "HYPERLINK" not in err and "evil" not in err
 
 
-def test_verify_accepts_the_same_folder_with_the_cell_made_inert(tmp_path, capsys):
-    folder = tmp_path / "payments" / "2022-10-16"
-    _publish(folder, '\'=HYPERLINK(""http://evil.example/"",""click"")')
+def test_verify_accepts_a_published_folder_whose_formula_payee_was_made_inert(ws, program, capsys):
+    """The pipeline writes a payee `=HYPERLINK(...)` with the leading quote; the sealed folder verifies."""
+    from tests.builders import claim
+
+    ws.deliver("2022-10-15", [claim(receipt_no="F1", claimant_name='=HYPERLINK("http://evil.example/","click")')])
+    ws.run(program, "2022-10-15")
+    folder = ws.settings.outbox / "payments" / "2022-10-15"
+    assert "'=HYPERLINK" in (folder / "payments.csv").read_text(encoding="utf-8")
     assert verify_folder(str(folder)) == 0, capsys.readouterr().err

@@ -322,14 +322,14 @@ def test_a_ledger_that_lost_a_published_payment_stops_the_next_day(ws, program):
 
 
 def test_a_publish_that_fails_halfway_leaves_no_day_manifest_and_no_summary(ws, program, monkeypatch):
-    from etl.payments import publish
+    from etl.payments import folders
 
     ws.deliver("2022-10-15", [claim(receipt_no="R1", business_reg_no=BIZ)])
 
     def broken(*args, **kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr(publish, "_write_pain001", broken)
+    monkeypatch.setattr(folders, "_pain001", broken)
     with pytest.raises(OSError):
         ws.run(program, "2022-10-15")
     assert not (ws.settings.outbox / "days" / "2022-10-15" / "manifest.json").exists()
