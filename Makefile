@@ -17,7 +17,7 @@ export GX_ANALYTICS_ENABLED := False
 export RELIEF_SEAL_KEY ?= demo-only-key
 export NO_PROXY := *
 
-.PHONY: install demo lint test airflow airflow-celery bench bench-rollout clean
+.PHONY: install demo lint test test-dags test-browser test-celery airflow airflow-celery bench bench-rollout clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -40,15 +40,29 @@ lint: $(STAMP)
 test: lint
 	$(BIN)/pytest
 
+## test-dags: the DAG tests only (policy, end to end through Airflow, alerts, Data Docs, the browser test)
+test-dags: $(STAMP)
+	$(BIN)/pytest tests/dags
+
+## test-browser: the browser test alone (Debian's chromium: apt-get install -y chromium); screenshots in var/browser/
+test-browser: $(STAMP)
+	$(BIN)/pytest -m browser tests/dags/test_browser.py
+
 ## airflow: the Airflow UI (standalone) over the same DAGs and metadata as the demo
 airflow: $(STAMP)
 	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/airflow standalone
 
 ## airflow-celery: Airflow with the CeleryExecutor on the local PostgreSQL (metadata, warehouse) and Redis (broker)
+##   CELERY_ARGS="--workers 2 --port 8081" passes options to scripts/airflow_celery.sh (see its --help)
 airflow-celery: $(STAMP)
-	PATH=$(CURDIR)/$(BIN):$$PATH scripts/airflow_celery.sh
+	PATH=$(CURDIR)/$(BIN):$$PATH scripts/airflow_celery.sh $(CELERY_ARGS)
 
-## bench: the intake window at scale 1 and 10 (figures for the README)
+## test-celery: the distributed path alone (tests/dags/test_celery.py: two Celery workers, PostgreSQL, Redis; ~4 min)
+test-celery: $(STAMP)
+	$(BIN)/pytest -m celery -s tests/dags/test_celery.py
+
+## bench: the intake window at scale 1 and 10 on SQLite and PostgreSQL beside a DuckDB reference of the rules
+##   (RELIEF_BENCH_SCALES=1,10,100 adds scale 100; RELIEF_BENCH_BACKENDS=sqlite for one warehouse)
 bench: $(STAMP)
 	$(BIN)/python bench/claims_window.py
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import csv
+import itertools
 import json
 import os
 import shutil
@@ -239,11 +240,15 @@ def print_tables(reports: list[dict], days: int) -> None:
             same = b["one_process_vs_reference"]
             if "per_day_vs_reference" in b:
                 same += f" / {b['per_day_vs_reference']}"
+            per_day = (
+                f"{b['per_day_s']:.1f} s | {b['per_day_rows_per_s']:,} | {b['per_day_rss_mib']} MiB"
+                if "per_day_s" in b
+                else "- | - | -"
+            )
             print(
                 f"| {rep['scale']:g} | {b['backend']} | {b['rows']:,} | {b['one_process_s']:.1f} s |"
-                f" {b['one_process_rows_per_s']:,} | {b['one_process_rss_mib']} MiB |"
-                f" {b.get('per_day_s', '-')} s | {b.get('per_day_rows_per_s', 0):,} |"
-                f" {b.get('per_day_rss_mib', '-')} MiB | {b['payments']:,} | {b['paid_krw']:,} | {same} |"
+                f" {b['one_process_rows_per_s']:,} | {b['one_process_rss_mib']} MiB | {per_day} |"
+                f" {b['payments']:,} | {b['paid_krw']:,} | {same} |"
             )
 
     print(f"\nSeconds per stage over the window (1 process / {days} processes):\n")
@@ -282,7 +287,7 @@ def print_tables(reports: list[dict], days: int) -> None:
         print("\nGrowth from one scale to the next (time ratio; rows grow about 10x):\n")
         print(f"| scales | warehouse | rows | 1 process | {days} processes | peak RSS, 1 process | DuckDB reference |")
         print("|---|---|---:|---:|---:|---:|---:|")
-        for prev, cur in zip(reports, reports[1:]):
+        for prev, cur in itertools.pairwise(reports):
             for b0 in prev["backends"]:
                 b1 = next(b for b in cur["backends"] if b["backend"] == b0["backend"])
                 print(
@@ -302,12 +307,16 @@ def print_tables(reports: list[dict], days: int) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tables", type=Path, help="print the tables of a saved run (bench/out/claims_window.json)")
     scales = [float(s) for s in os.environ.get("RELIEF_BENCH_SCALES", "1,10").split(",") if s.strip()]
     backends = [b for b in os.environ.get("RELIEF_BENCH_BACKENDS", "sqlite,postgres").split(",") if b.strip()]
     parser.add_argument("--scales", type=float, nargs="+", default=scales)
     parser.add_argument("--backends", nargs="+", choices=["sqlite", "postgres"], default=backends)
     parser.add_argument("--skip-per-day", action="store_true", help="skip the one-process-per-day runs")
     args = parser.parse_args()
+    if args.tables:
+        print_tables(json.loads(args.tables.read_text()), 19)
+        return 0
     import duckdb
 
     print(f"machine: {os.cpu_count()} cores; python {sys.version.split()[0]}; duckdb {duckdb.__version__}", flush=True)

@@ -50,10 +50,12 @@ class ReliefNotifier(BaseNotifier):
         from etl.alerts import send, task_failed
 
         alert = task_failed(context, self.event)
-        if self.event != "failed":
+        if self.event != "failed":  # a request for a person (the approval): what is asked, no error
             from etl.alerts import Alert
 
-            alert = Alert("approval_requested", alert.subject, alert.subject + ".", alert.fields)
+            fields = {k: v for k, v in alert.fields.items() if k != "error"}
+            asked = str(getattr(context.get("task"), "subject", "") or "")
+            alert = Alert("approval_requested", alert.subject, f"{alert.subject}: {asked}".rstrip(": "), fields)
         send(alert)
 
 
@@ -100,7 +102,7 @@ def run_dates(context: Any) -> str:
     what = "intake day" if dag_id == "claims_daily" else "day"
     return (
         f"{dag_id}: {what} {day}. Airflow's dates for this run: logical date {local(logical)} (the day itself),"
-        f" run after {local(run_after)} (when the day is over), run id {run_id} (the logical date in UTC)"
+        f" run after {local(run_after)} (when the day is over), run id {run_id} (named by when it may start, in UTC)"
     )
 
 
@@ -172,7 +174,7 @@ class PayeePreviewLink(_OutboxLink):
 
 
 class FinanceReportLink(_OutboxLink):
-    """The day's finance report (`reports/DAY/finance.html`, written when the day is published)."""
+    """The day's finance report (`reports/finance/DAY/finance.html`, written when the day is published)."""
 
     name = "Finance report"
-    relative = "reports/{day}/finance.html"
+    relative = "reports/finance/{day}/finance.html"

@@ -8,15 +8,16 @@ one at a time. The run's **logical date** (in KST) is the day it processes: the 
 
 | what Airflow shows | for the intake day 2022-10-15 | what it is |
 |---|---|---|
-| *logical date* (Dag Runs list, run header) | 2022-10-15 00:00 KST | **the intake day** (the files' date) |
-| *run after* | 2022-10-16 00:00 KST | when the day is over and Airflow may start the run |
-| run id | `scheduled__2022-10-14T15:00:00+00:00` | the logical date in UTC: the day before, 15:00 |
+| *logical date* (the run's header and Details) | 2022-10-15 00:00 KST (2022-10-14 15:00 UTC) | **the intake day** (the files' date) |
+| *run after* (the Dag Runs list, Required actions) | 2022-10-16 00:00 KST (2022-10-15 15:00 UTC) | when the day is over and Airflow may start the run |
+| run id | `scheduled__2022-10-15T15:00:00+00:00` | Airflow 3 names a scheduled run by its *run after* in UTC (a manual run by when it was triggered) |
 
-Airflow 3.3 gives a task no way to write its run's note, nor a scheduled run's id, so the day is named where
-people read: the first line of every task's log (`claims_daily: intake day 2022-10-15. Airflow's dates for this
-run: ...`), the front of the approval's subject in *Required actions* (`2022-10-15: release ...`; the page's
-"Dag Run" column shows the run's date, not the day), alerts, and every file's `run_date`. Show times in KST:
-the UI's timezone menu (top right), or `AIRFLOW__CORE__DEFAULT_TIMEZONE=Asia/Seoul`.
+So in KST the lists show the next day; in UTC they show the day before (the logical date) or, by luck, the day
+itself (the run id). Airflow 3.3 gives a task no way to write its run's note (a person can: *Add a note* on
+the run, or when clearing it), nor to name a scheduled run, so the day is named where people read: the first
+line of every task's log (`claims_daily: intake day 2022-10-15. Airflow's dates for this run: ...`), the front
+of the approval's subject in *Required actions* (`2022-10-15: release ...`), alerts, and every file's
+`run_date`. Show times in KST with the UI's timezone menu (bottom left) and read the *logical date*.
 
 * **Intake window** (2022-10-15 .. 2022-11-02): the day's `claims_YYYYMMDD.csv` is required; the run
   waits for it.
@@ -46,7 +47,7 @@ the UI's timezone menu (top right), or `AIRFLOW__CORE__DEFAULT_TIMEZONE=Asia/Seo
 **The approval form** shows the batch's SHA-256 (the one the approval records), its payments and KRW by basis,
 the largest payments (accounts masked), the review queue and holds (not in the batch), the cash paid so far
 net of returns before and after the batch, and links: the masked payee preview, the day's Data Docs and its
-finance report (`reports/DAY/finance.html`, written when the day is published). Links are
+finance report (`reports/finance/DAY/finance.html`, written when the day is published). Links are
 `RELIEF_OUTBOX_URL` + the path when a file server fronts the outbox, else `file://` paths (the browser may
 not follow those from the UI: copy the path shown). *Approve* and *Reject* are Airflow's own two buttons and
 look alike: read the label before clicking.
@@ -61,8 +62,9 @@ triggerer; a run caught up late misses it at once and says so).
 
 Every task is idempotent for its day. A published day is final: clearing it writes the same files again,
 byte for byte, and refuses changed inputs. **A rejected or failed day is recomputed by clearing its run**
-(Browse → Dag Runs, select, *Clear*); the later runs that failed fast in `check_day` meanwhile are cleared
-after it has published, and then run in order.
+(the run's page: the clear button at the top right, then *Confirm*; the dialog can also set the run's note);
+clear the later runs that failed fast in `check_day` meanwhile too, at once or after it: cleared runs wait in
+the one slot and run in date order, each checking that the day before is published.
 Configuration: `RELIEF_INBOX`, `RELIEF_OUTBOX`, `RELIEF_DB_URL`, `RELIEF_PROGRAM` in the workers' environment.
 """
 

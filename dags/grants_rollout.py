@@ -103,7 +103,13 @@ def grants_rollout():
         result = plan_rollout(Settings.resolve(), load_program(), _day(context), run_id=context["run_id"])
         return result["shards"]
 
-    @task(max_active_tis_per_dagrun=2, map_index_template="{{ shard_label }}")
+    @task(
+        max_active_tis_per_dagrun=2,
+        map_index_template="{{ shard_label }}",
+        # A mapped task does not take its docstring as doc_md: say it here.
+        doc_md="Writes one shard, `grants/DAY/part-NNNNN.csv`, atomically (one task instance per shard, labelled"
+        " `part-NNNNN`); a failed shard retries alone, an intact one is kept.",
+    )
     @logged
     def build_shard(shard: int, **context) -> dict:
         """Writes one shard, `grants/DAY/part-NNNNN.csv`, atomically (shown as `part-NNNNN` in the UI)."""

@@ -5,7 +5,7 @@ approval records), payments and KRW by basis, the largest payments with their ac
 queue and holds as of the day, the cash paid so far (net of returns) before and after this batch, and
 where to look further: a masked preview of every payee (written here, `reports/DAY/approval/payees.html`),
 the day's Data Docs (`reports/DAY/data_docs/index.html`) and the day's finance report
-(`reports/DAY/finance.html`, written when the day is published).
+(`reports/finance/DAY/finance.html`, written when the day is published).
 
 Links are `RELIEF_OUTBOX_URL` + the outbox-relative path when the outbox is served (a file server in front
 of it), else `file://` URLs of the outbox's paths. No full account number and no business registration
@@ -87,7 +87,7 @@ def day_links(outbox: Path, day: dt.date) -> dict[str, Link]:
     return {
         "payee_preview": link(outbox, f"reports/{d}/approval/payees.html"),
         "data_docs": link(outbox, f"reports/{d}/data_docs/index.html"),
-        "finance_report": link(outbox, f"reports/{d}/finance.html"),
+        "finance_report": link(outbox, f"reports/finance/{d}/finance.html"),
     }
 
 
@@ -118,7 +118,9 @@ def approval_view(
         payments = Warehouse.rows(conn, "day_payments", run_date=d)
         queue = Warehouse.rows(conn, "review_queue", run_date=d, review_threshold_krw=program.review_threshold_krw)
         holds = Warehouse.rows(conn, "current_holds", run_date=d)
-        paid_before = int(Warehouse.scalar(conn, "payments_total_as_of", as_of=(day - dt.timedelta(days=1)).isoformat()))
+        paid_before = int(
+            Warehouse.scalar(conn, "payments_total_as_of", as_of=(day - dt.timedelta(days=1)).isoformat())
+        )
     facts = facts_of(d, payments)
     by_basis: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     for p in payments:

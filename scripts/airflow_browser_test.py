@@ -34,7 +34,6 @@ import threading
 import time
 import urllib.error
 import urllib.request
-import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, SimpleHTTPRequestHandler, ThreadingHTTPServer
@@ -467,29 +466,30 @@ def clear_run(page: Any, airflow: Airflow, day: str, shots: Shots) -> None:
     dialog.wait_for(state="hidden")
 
 
-def link_of(page: Any, airflow: Airflow, day: str, task_id: str, name: str) -> str:
-    """The URL behind a task instance's extra link (the button Airflow shows for it)."""
-    page.goto(f"{airflow.url}/dags/{DAG_ID}/runs/{run_id_of(day)}/tasks/{task_id}")
-    link = page.get_by_role("link", name=name).first
+def open_extra_link(
+    page: Any, airflow: Airflow, day: str, task_id: str, name: str, shots: Shots, expect: str
+) -> str | None:
+    """Click a task instance's extra link (Details tab, *Extra Links*); screenshot the page it opens.
+
+    Returns the link's URL, or None when it leads nowhere yet (the file server answers 404).
+    """
+    page.goto(f"{airflow.url}/dags/{DAG_ID}/runs/{run_id_of(day)}/tasks/{task_id}/details")
+    link = page.get_by_role("link", name=name, exact=True).first
     link.wait_for()
-    href = link.get_attribute("href")
-    if not href:
-        raise AssertionError(f"{task_id}'s {name!r} link has no address")
-    return str(href)
-
-
-def open_page(page: Any, url: str, shots: Shots, name: str, expect: str) -> bool:
-    """Open a link from the outbox in a new tab; False when the page is not there (yet)."""
-    tab = page.context.new_page()
+    shots(page, f"{task_id}-{day}-extra-links", full_page=False)
+    url = str(link.get_attribute("href") or "")
+    with page.context.expect_page() as opened:
+        link.click()
+    tab = opened.value
     try:
-        response = tab.goto(url)
-        if response is None or response.status == 404:
-            return False
         tab.wait_for_load_state()
-        if expect not in tab.inner_text("body"):
-            raise AssertionError(f"{url} does not show {expect!r}")
-        shots(tab, name)
-        return True
+        text = tab.inner_text("body")
+        if "Error code: 404" in text:
+            return None
+        if expect not in text:
+            raise AssertionError(f"{name} ({url}) does not show {expect!r}")
+        shots(tab, f"{name.lower().replace(' ', '-')}-{day}")
+        return url
     finally:
         tab.close()
 
@@ -540,8 +540,9 @@ def run(root: Path, shot_dir: Path, template_db: Path | None = None, keep: bool 
             page.get_by_text(run_id_of(d2)).first.wait_for()
             shots(page, "runs-after-rejection")
 
-            # Recompute day 2 (clear its run), approve it; then clear day 3, which publishes without a person.
+            # Recompute day 2: clear its run, and day 3's behind it (queued: they run in order, one at a time).
             clear_run(page, airflow, d2, shots)
+            clear_run(page, airflow, d3, shots)
             wait_for(
                 f"{d2} awaiting approval again",
                 task_state(api, d2, "approve_payment_batch", "awaiting_input"),
@@ -550,23 +551,22 @@ def run(root: Path, shot_dir: Path, template_db: Path | None = None, keep: bool 
             )
             answer(page, airflow, d2, "Approve", shots)
             wait_for(f"{d2} published", run_state(api, d2, "success"), 120, airflow)
-            clear_run(page, airflow, d3, shots)
+            # Day 3 publishes without a person: its batch has no payments.
             wait_for(f"{d3} published", run_state(api, d3, "success"), 240, airflow)
             page.goto(f"{airflow.url}/dags/{DAG_ID}/runs")
+            page.get_by_text(run_id_of(d3)).first.wait_for()
             shots(page, "runs-all-published")
 
             # The day's pages: Data Docs (validate_claims' link) and the finance report (publish_outbox's link).
-            docs_url = link_of(page, airflow, d3, "validate_claims", "Data Docs")
-            shots(page, f"validate_claims-{d3}-links", full_page=False)
-            if not open_page(page, docs_url, shots, f"data-docs-{d3}", f"Data Docs: {d3}"):
-                raise AssertionError(f"the Data Docs link of {d3} leads nowhere: {docs_url}")
-            finance_url = link_of(page, airflow, d3, "publish_outbox", "Finance report")
-            facts["finance_report"] = open_page(page, finance_url, shots, f"finance-report-{d3}", "")
+            if not open_extra_link(page, airflow, d3, "validate_claims", "Data Docs", shots, f"Data Docs: {d3}"):
+                raise AssertionError(f"the Data Docs link of {d3} leads nowhere")
+            facts["finance_report"] = open_extra_link(page, airflow, d3, "publish_outbox", "Finance report", shots, d3)
             if not facts["finance_report"]:
-                warnings.warn(
-                    f"no finance report at {finance_url} yet (reports/DAY/finance.html is not written)", stacklevel=1
+                raise AssertionError(
+                    f"the finance report link of {d3} leads nowhere (reports/finance/{d3}/finance.html)"
                 )
             page.goto(f"{airflow.url}/assets")
+            page.get_by_text("relief_published_day").first.wait_for()
             shots(page, "assets")
 
         # The alerts the run sent: the rejection (close_day failed) and the missed deadline (the triggerer's).

@@ -101,7 +101,7 @@ def _touched_keys(conn: Connection, run_date: str, extra: set[str]) -> set[str]:
     keys |= {
         r["claimant_key"]
         for r in Warehouse.rows(conn, "previous_versions", run_date=run_date)
-        if r["claimant_type"] == "small_business"
+        if r["claimant_type"] in ("small_business", "enterprise")
     }
     keys |= {r["claimant_key"] for r in Warehouse.rows(conn, "open_balances", run_date=run_date)}
     return keys | extra
@@ -189,7 +189,7 @@ class Outcome:
     over_cap: list[dict] = field(default_factory=list)  # computed above the cap, not paid: a person must release
 
 
-def _settle(conn: Connection, ledger: Ledger, program: Program, run_date: str) -> Outcome:
+def _settle(conn: Connection, ledger: Ledger, program: Program, run_date: str, previous: dict[str, str]) -> Outcome:
     """Each touched business's state and what it is owed now, given the decisions that stand."""
     standing = {
         r["claimant_key"]: Decision(r["decision"], r["approved_amount_krw"], r["decided_at"])
@@ -198,8 +198,10 @@ def _settle(conn: Connection, ledger: Ledger, program: Program, run_date: str) -
     out = Outcome()
     for key in sorted(ledger.claims):
         state = ledger.state(key, standing.get(key), program)
-        if state.surviving_claims == 0:
+        if state.surviving_claims == 0 and key not in previous:
             continue  # not a small business with a loss claim: counted and reported, never paid
+        # (one that had a state before and lost its last loss claim gets a `no_loss` state: it leaves the
+        # review queue and the open balances instead of staying there as it was)
         paid_before = ledger.paid_before.get(key, 0)
         due = payment_due(state, paid_before)
         if due and due.amount_krw > program.max_payment_krw and (key, due.amount_krw) not in ledger.released:
@@ -340,7 +342,7 @@ def _compute(wh: Warehouse, inbox: Path, program: Program, day: dt.date) -> Comp
         previous = {r["claimant_key"]: r["status"] for r in Warehouse.rows(conn, "previous_states", run_date=run_date)}
         ledger = Ledger.read(conn, run_date, holds)
         applied = _apply_decisions(conn, inputs, ledger, run_date)
-        outcome = _settle(conn, ledger, program, run_date)
+        outcome = _settle(conn, ledger, program, run_date, previous)
         payments = _number_payments(outcome.dues, program, day)
         Warehouse.executemany(conn, "insert_business_state", outcome.states)
         Warehouse.executemany(conn, "insert_hold", outcome.holds)

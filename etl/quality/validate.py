@@ -26,9 +26,9 @@ from typing import Any
 
 from etl.claims.parse import load_services
 from etl.core import contract
+from etl.core.clock import audit_now
 from etl.core.config import Program
 from etl.core.errors import ValidationFailed
-from etl.core.clock import audit_now
 from etl.core.resources import data_dir
 from etl.io.lock import writer
 from etl.io.outbox import ensure_dir, write_atomic
@@ -273,8 +273,10 @@ def _write_data_docs(folder: Path, day: dt.date, outcome: dict, result: Any) -> 
     try:  # the page's "Run Name" and "Run Time": the day and when it was validated
         from great_expectations.core.run_identifier import RunIdentifier
 
-        result.meta["run_id"] = RunIdentifier(run_name=day.isoformat(), run_time=dt.datetime.fromisoformat(validated_at))
-    except Exception:  # noqa: S110 (cosmetic: the page is written without them)
+        result.meta["run_id"] = RunIdentifier(
+            run_name=day.isoformat(), run_time=dt.datetime.fromisoformat(validated_at)
+        )
+    except Exception:
         pass
     view = DefaultJinjaPageView()
     # GX's layout: validations/SUITE/RUN/TIME/PAGE.html links to ../../../../index.html and the suite's page.
@@ -305,8 +307,8 @@ def _index_page(folder: Path, day: dt.date) -> str:
             continue
     entries.sort(key=lambda e: (e["validated_at"], e["page"]), reverse=True)
     rows = "\n".join(
-        "<tr><td>{validated_at}</td><td><a href=\"expectations/{suite}.html\">{suite}</a></td><td>{status}</td>"
-        "<td>{hard}</td><td>{soft}</td><td><a href=\"{page}\">result</a></td></tr>".format(
+        '<tr><td>{validated_at}</td><td><a href="expectations/{suite}.html">{suite}</a></td><td>{status}</td>'
+        '<td>{hard}</td><td>{soft}</td><td><a href="{page}">result</a></td></tr>'.format(
             validated_at=html.escape(e["validated_at"]),
             suite=html.escape(e["suite"]),
             status="passed" if e["success"] else "<b>FAILED</b>",
@@ -317,7 +319,7 @@ def _index_page(folder: Path, day: dt.date) -> str:
         for e in entries
     )
     return (
-        f"<!doctype html><html><head><meta charset=\"utf-8\"><title>Data Docs {day}</title>{_OFFLINE_STYLE}</head>"
+        f'<!doctype html><html><head><meta charset="utf-8"><title>Data Docs {day}</title>{_OFFLINE_STYLE}</head>'
         f"<body><h1>Data Docs: {day}</h1><p>Great Expectations validations of the intake day {day}, newest first"
         " (a recomputed day keeps every run's result). Samples of offending values are masked.</p>"
         "<table><thead><tr><th>validated at (UTC)</th><th>suite</th><th>result</th><th>critical failures</th>"

@@ -216,7 +216,9 @@ class Received:
                 if predicate(m):
                     return m
             time.sleep(0.2)
-        raise AssertionError(f"no matching message within {timeout:.0f}s; got {len(self.messages)}: {self.messages!r:.2000}")
+        raise AssertionError(
+            f"no matching message within {timeout:.0f}s; got {len(self.messages)}: {self.messages!r:.2000}"
+        )
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ import time
 
 
 def main(option: str, user: str, count: int, reason: str = "", wait_s: int = 600) -> int:
+    from airflow.api_fastapi.app import create_auth_manager
     from airflow.api_fastapi.auth.managers.simple.user import SimpleAuthManagerUser
     from airflow.api_fastapi.core_api.datamodels.hitl import UpdateHITLDetailPayload
     from airflow.api_fastapi.core_api.routes.public.hitl import update_hitl_detail
@@ -22,8 +23,6 @@ def main(option: str, user: str, count: int, reason: str = "", wait_s: int = 600
     from airflow.utils.state import TaskInstanceState
     from fastapi import HTTPException
     from sqlalchemy import select
-
-    from airflow.api_fastapi.app import create_auth_manager
 
     create_auth_manager()  # the route checks an answer against the task's assigned users through it
     answered = 0

@@ -89,8 +89,30 @@ def test_the_failure_notifier_as_airflow_calls_it(airflow_parse_env, webhook_rec
     assert "InboxFileError: claims_20221015.csv: wrong header" in hook["message"]
 
 
+def test_the_approval_request_is_announced(airflow_parse_env, webhook_receiver, monkeypatch):
+    """The approval's notifier (HITL `notifiers`): who must act, on which day, what is asked; no error field."""
+    import pendulum
+
+    monkeypatch.syspath_prepend(str(DAGS))
+    for k, v in sink_env(webhook=webhook_receiver).items():
+        monkeypatch.setenv(k, v)
+    from _relief import ReliefNotifier
+
+    context = {
+        "ti": types.SimpleNamespace(dag_id="claims_daily", task_id="approve_payment_batch", run_id="r"),
+        "task": types.SimpleNamespace(subject="2022-10-15: release the 1015 relief payment batch (2 payments)?"),
+        "dag_run": types.SimpleNamespace(run_after=None),
+        "logical_date": pendulum.datetime(2022, 10, 15, tz="Asia/Seoul"),
+    }
+    ReliefNotifier("awaits approval in Required actions")(context)
+    hook = webhook_receiver.wait_for(lambda m: m.get("kind") == "approval_requested", timeout=10)
+    assert hook["subject"] == "claims_daily 2022-10-15: approve_payment_batch awaits approval in Required actions"
+    assert hook["message"].endswith("2022-10-15: release the 1015 relief payment batch (2 payments)?")
+    assert "error" not in hook["fields"]
+
+
 def test_the_deadline_callback_through_airflows_callback_trigger(smtp_receiver, webhook_receiver, monkeypatch):
-    """A missed deadline: the triggerer runs CallbackTrigger(etl.alerts.deadline_missed) with the scheduler's context."""
+    """A missed deadline, run as the triggerer runs it: CallbackTrigger(etl.alerts.deadline_missed)."""
     from airflow.triggers.callback import CallbackTrigger
 
     for k, v in sink_env(smtp_receiver, webhook_receiver).items():
@@ -155,5 +177,7 @@ def test_the_due_hour_is_configurable(tmp_path):
         env.pop("RELIEF_PAYMENT_DUE_HOUR", None)
         if env_hour:
             env["RELIEF_PAYMENT_DUE_HOUR"] = env_hour
-        out = subprocess.run([sys.executable, "-c", probe, str(DAGS)], env=env, capture_output=True, text=True, timeout=60)
+        out = subprocess.run(
+            [sys.executable, "-c", probe, str(DAGS)], env=env, capture_output=True, text=True, timeout=60
+        )
         assert f"DUE {expected}" in out.stdout, out.stderr[-2000:]

@@ -117,3 +117,52 @@ def test_end_to_end_through_airflow(tmp_path, program):
     budget = json.loads((tmp_path / "outbox" / "reports" / "budget" / "2023-01-05" / "budget.json").read_text())
     assert budget["general_users_total"]["estimate_krw"] == 542_970_000_000
     assert (tmp_path / "outbox" / "reports" / "budget" / "2023-01-05" / "manifest.json").exists()
+
+
+def _plan_callable(dag_bag_of):
+    dag = dag_bag_of(DAG_FILE).dags["grants_rollout"]
+    return dag, dag.get_task("plan").python_callable
+
+
+@pytest.mark.parametrize("asked", ["2023-01-06", "", "2024-01-05"])
+def test_a_manual_run_for_another_date_is_refused_without_retry(dag_bag_of, asked, tmp_path, monkeypatch):
+    """Trigger asks for rollout_date; anything but the program's rollout date fails at once, nothing written."""
+    import types
+
+    from airflow.sdk import RetryAction
+
+    from etl.core.errors import ReliefError
+
+    monkeypatch.setenv("RELIEF_OUTBOX", str(tmp_path / "outbox"))
+    monkeypatch.setenv("RELIEF_INBOX", str(tmp_path / "inbox"))
+    dag, plan = _plan_callable(dag_bag_of)
+    assert dag.params["rollout_date"] == "2023-01-05"  # the trigger form's default
+    context = {
+        "dag_run": types.SimpleNamespace(run_type="manual", run_after=None),
+        "params": {"rollout_date": asked},
+        "logical_date": None,
+        "run_id": "manual__2026-11-29T10:00:00+00:00",
+    }
+    with pytest.raises(ReliefError, match=r"rollout_date is .* but the program's rollout date is 2023-01-05") as err:
+        plan(**context)
+    assert not (tmp_path / "outbox").exists(), "a refused run wrote to the outbox"
+    # ReliefError fails the task at once: the shared retry policy says FAIL, whatever the retries left.
+    decision = dag.get_task("plan").retry_policy.evaluate(err.value, try_number=1, max_tries=3)
+    assert decision.action == RetryAction.FAIL
+
+
+def test_a_manual_run_takes_the_rollout_date_from_its_param(dag_bag_of):
+    import types
+
+    import pendulum
+
+    dag, plan = _plan_callable(dag_bag_of)
+    day_of = plan.__wrapped__.__globals__["_day"]  # plan is wrapped by _relief.logged
+    manual = {"dag_run": types.SimpleNamespace(run_type="manual"), "params": {"rollout_date": "2023-01-05"}}
+    # The trigger form fills in "now" as the logical date: a manual run reads its param, not that.
+    assert day_of({**manual, "logical_date": pendulum.datetime(2026, 11, 29, tz="Asia/Seoul")}) == "2023-01-05"
+    scheduled = {"dag_run": types.SimpleNamespace(run_type="scheduled"), "params": {"rollout_date": "1999-01-01"}}
+    assert day_of({**scheduled, "logical_date": pendulum.datetime(2023, 1, 5, tz="Asia/Seoul")}) == "2023-01-05"
+    # Unpausing runs the single past event once (catchup), labelled by shard in the UI.
+    assert dag.catchup is True and "Unpausing runs it" in dag.doc_md
+    assert dag.get_task("build_shard").map_index_template == "{{ shard_label }}"
