@@ -211,7 +211,10 @@ def test_close_day_acts_only_on_a_reject(ws, program):
 
     stage_day(ws.wh, ws.settings.inbox, program, day, "r1")
     compute_day(ws.wh, ws.settings.inbox, program, day)
-    response = {"chosen_options": ["Reject"], "params_input": {"reason": "wrong payees"},
-                "responded_by_user": {"name": "park.finance", "id": "park.finance"}}
+    response = {
+        "chosen_options": ["Reject"],
+        "params_input": {"reason": "wrong payees"},
+        "responded_by_user": {"name": "park.finance", "id": "park.finance"},
+    }
     with pytest.raises(BatchRejected, match="rejected by park.finance: wrong payees"):
         close_rejected_day(ws.wh, day, response)
