@@ -789,7 +789,7 @@ class LedgerMachine(RuleBasedStateMachine):
         deliveries = self.deliveries + todays
         eff = effective(deliveries)
 
-        # The bank's results, then the council's decisions (applied only to a business under review).
+        # The bank's results, then the council's decisions (recorded for any business with a claim on file).
         results = dict(self.results)
         for pid, status, _ in box.returns:
             if pid in self.payments:
