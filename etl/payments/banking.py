@@ -111,10 +111,13 @@ PAYEE_TEXTS: Mapping[str, str] = {
 
 def remittance_text(basis: str) -> str:
     """The payee's passbook text for a payment basis (KeyError names an unknown basis)."""
-    try:
+    if basis in PAYEE_TEXTS:
         return PAYEE_TEXTS[basis]
-    except KeyError:
-        raise KeyError(f"no passbook text for basis {basis!r}: add it to PAYEE_TEXTS") from None
+    tier = re.fullmatch(r"tier_([0-9]+)", basis)  # any tier of the program config: its support amount
+    if tier is None:
+        raise KeyError(f"no passbook text for basis {basis!r}: add it to PAYEE_TEXTS")
+    won = int(tier.group(1))
+    return (PAYEE_TEXT_BASE + (f"{won // 10000}만" if won % 10000 == 0 else f"{won:,}원"))[:PASSBOOK_MAX_CHARS]
 
 
 def payee_text(payment: Mapping[str, object]) -> str:

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import functools
 import gzip
 import hashlib
 import io
@@ -44,26 +45,24 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from etl.core import contract
 from etl.core.clock import KST, audit_now
+from etl.core.config import load_program
 from etl.core.errors import ReliefError
 from etl.io.outbox import FORMULA_TRIGGERS, MANIFEST, inert, is_live_formula
 from etl.payments import banking, iso20022, seal
 
-PAYMENTS_CSV = "payments.csv"
-PAYMENT_COLUMNS = [
-    "payment_id",
-    "claimant_key",
-    "business_reg_no",
-    "payee_name",
-    "bank_code",
-    "account_no",
-    "account_holder",
-    "amount_krw",
-    "basis",
-    "run_date",
-]
-BASES = {"tier_30000", "tier_50000", "review_approved", "top_up"}
-MAX_PAYMENT_ID = 35  # the ISO 20022 EndToEndId limit
+# The contract's names, from its one source (etl/core/contract.py).
+PAYMENTS_CSV = contract.PAYMENTS_CSV
+PAYMENT_COLUMNS = contract.PAYMENT_COLUMNS
+MAX_PAYMENT_ID = contract.PAYMENT_ID_MAX_LENGTH
+
+
+@functools.cache
+def _bases() -> frozenset[str]:
+    """The basis codes a payment may carry: one per tier of the program config ($RELIEF_PROGRAM), plus the rest."""
+    return frozenset(contract.basis_codes(load_program()))
+
 
 _POSITIVE_INT = re.compile(r"[1-9][0-9]*")
 _BANK_CODE = re.compile(r"[0-9]{3}")
@@ -267,8 +266,8 @@ def _check_payments_csv(report: VerifyReport, data: bytes, manifest: dict) -> di
             report.problems.append(f"{where}: bank_code {bank_code!r} is not 3 digits")
         if not _ACCOUNT.fullmatch(account_no):
             report.problems.append(f"{where}: account_no is not 1-34 digits")  # never echo it
-        if rec[col["basis"]] not in BASES:
-            report.problems.append(f"{where}: basis {rec[col['basis']]!r} is not one of {', '.join(sorted(BASES))}")
+        if rec[col["basis"]] not in _bases():
+            report.problems.append(f"{where}: basis {rec[col['basis']]!r} is not one of {', '.join(sorted(_bases()))}")
         if run_date is not None and rec[col["run_date"]] != run_date:
             report.problems.append(f"{where}: run_date {rec[col['run_date']]!r} is not the manifest's {run_date}")
         if pid and pid not in payments:

@@ -388,3 +388,27 @@ def test_the_run_date_comes_from_the_logical_date_in_kst():
     assert run_day_of(dt.datetime(2022, 10, 14, 15, 0, tzinfo=utc), None, "Asia/Seoul") == dt.date(2022, 10, 15)
     assert run_day_of(dt.datetime(2022, 10, 15, 0, 0, tzinfo=utc), None, "Asia/Seoul") == dt.date(2022, 10, 15)
     assert run_day_of(None, dt.datetime(2022, 10, 16, 1, 0, tzinfo=utc), "Asia/Seoul") == dt.date(2022, 10, 16)
+
+
+def test_a_tier_changed_in_config_alone_passes_the_audit_and_verify(ws, program, tmp_path, monkeypatch):
+    """Issue 7: the basis codes come from the program's tiers (one source), not from copies in GX and verify."""
+    from etl.core.config import load_program
+    from etl.payments import verify
+    from tests.conftest import copy_program
+
+    edited = copy_program(
+        tmp_path,
+        program,
+        lambda t: t.replace(
+            '{ max_loss_krw = 300000, support_krw = 30000, basis = "tier_30000" }',
+            '{ max_loss_krw = 300000, support_krw = 35000, basis = "tier_35000" }',
+        ),
+    )
+    changed = load_program(edited)
+    monkeypatch.setenv("RELIEF_PROGRAM", str(edited))
+    verify._bases.cache_clear()
+    ws.deliver("2022-10-15", [claim(receipt_no="R1")])
+    ws.run(changed, "2022-10-15", validate=True)
+    assert [(p["amount_krw"], p["basis"]) for p in ws.payments("2022-10-15")] == [("35000", "tier_35000")]
+    assert verify.verify_folder(ws.settings.outbox / "payments" / "2022-10-15") == 0
+    verify._bases.cache_clear()

@@ -158,9 +158,10 @@ class New:
 
 @dataclass(frozen=True)
 class Resubmit:
-    """The same business and service again under another receipt_no."""
+    """The same business and service again under another receipt_no (as an enterprise: whatever its type)."""
 
     pick: int
+    ctype: str
     loss: int | None
     bank: int | None
     shift_hours: int  # received_at relative to the claim resubmitted (0: a tie, the greater receipt_no wins)
@@ -228,8 +229,9 @@ new_claims = st.builds(New, biz=businesses, service=st.sampled_from(SERVICES), l
 claim_ops = st.one_of(
     new_claims,
     new_claims,
-    st.builds(Resubmit, pick=st.integers(0, 50), loss=maybe_loss, bank=maybe_bank,
-              shift_hours=st.sampled_from([1, 0, 30, -2]), prefix=prefixes),
+    st.builds(Resubmit, pick=st.integers(0, 50),
+              ctype=st.sampled_from(["small_business", "small_business", "enterprise"]), loss=maybe_loss,
+              bank=maybe_bank, shift_hours=st.sampled_from([1, 0, 30, -2]), prefix=prefixes),
     st.builds(Redeliver, pick=st.integers(0, 50),
               change=st.sampled_from(["identical", "loss", "service", "business", "bank", "type"]),
               value=st.integers(0, 20)),
@@ -552,8 +554,8 @@ class LedgerMachine(RuleBasedStateMachine):
             old = small[op.pick % len(small)]
             at = old.received_at + dt.timedelta(hours=op.shift_hours)
             at = min(max(at, OUTAGE_START), end_of(day) - dt.timedelta(seconds=1))
-            return dataclasses.replace(old, receipt_no=self.receipt_no(op.prefix), received_at=at, loss=op.loss,
-                                       bank=op.bank)  # fmt: skip
+            return dataclasses.replace(old, receipt_no=self.receipt_no(op.prefix), received_at=at, ctype=op.ctype,
+                                       loss=op.loss, bank=op.bank)  # fmt: skip
         if isinstance(op, Redeliver):
             if not known:
                 return None
@@ -1044,14 +1046,15 @@ PINNED = {
     "a_resubmission_without_a_loss_leaves_nothing_awaiting_bank_details": [
         lambda m: m.deliver_claims(ops=[_new(0, "kakaotalk", 100_000, None)], run_after=True),
         lambda m: m.deliver_claims(
-            ops=[Resubmit(pick=0, loss=None, bank=None, shift_hours=1, prefix="R")], run_after=True
+            ops=[Resubmit(pick=0, ctype="small_business", loss=None, bank=None, shift_hours=1, prefix="R")],
+            run_after=True,
         ),
     ],
     # The same for the review queue: a business whose loss is withdrawn stays in review_queue.csv.
     "a_resubmission_without_a_loss_leaves_the_review_queue": [
         lambda m: m.deliver_claims(ops=[_new(0, "kakaotalk", 1_000_000, 0)], run_after=True),
         lambda m: m.deliver_claims(
-            ops=[Resubmit(pick=0, loss=None, bank=0, shift_hours=1, prefix="R")], run_after=True
+            ops=[Resubmit(pick=0, ctype="small_business", loss=None, bank=0, shift_hours=1, prefix="R")], run_after=True
         ),
     ],
     # A decision that arrives while the business is at a tier stands once the business goes over the threshold.
@@ -1067,7 +1070,8 @@ PINNED = {
         lambda m: m.deliver_claims(ops=[_new(0, "kakaotalk", 100_000, 0)], run_after=True),
         lambda m: m.bank_reports(ops=[BankResult(pick=0, status="returned")], run_after=True),
         lambda m: m.deliver_claims(
-            ops=[Resubmit(pick=0, loss=100_000, bank=1, shift_hours=1, prefix="R")], run_after=True
+            ops=[Resubmit(pick=0, ctype="small_business", loss=100_000, bank=1, shift_hours=1, prefix="R")],
+            run_after=True,
         ),
         lambda m: m.a_run_that_changes_nothing(attempt=Rerun(pick=1)),
     ],
