@@ -81,6 +81,9 @@ SHRINK = os.environ.get("RELIEF_MODEL_SHRINK", "") not in ("", "0")
 CHARTS = os.environ.get("RELIEF_MODEL_CHARTS", "") not in ("", "0")
 MODEL_SETTINGS = settings(
     max_examples=EXAMPLES,
+    # CI explores the same histories every run (a failure there is a regression, not luck); a local search
+    # for new bugs sets RELIEF_MODEL_RANDOM=1.
+    derandomize=os.environ.get("RELIEF_MODEL_RANDOM", "") in ("", "0"),
     stateful_step_count=12,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
