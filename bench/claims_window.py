@@ -144,7 +144,11 @@ def bench_backend(backend: str, tmp: Path, env: dict, days: list[str], ref: dict
         one_process_vs_reference=verdict,
         one_process_differences=diffs,
     )
-    print(f"  {backend}: one process {wall:.1f}s, peak {rss:.0f} MiB, {verdict}", flush=True)
+    print(
+        f"  {backend}: one process {wall:.1f}s, peak {rss:.0f} MiB, {verdict};"
+        f" stages {json.dumps(report['one_process_stages_s'])}",
+        flush=True,
+    )
     if per_day:
         shutil.rmtree(outbox, ignore_errors=True)
         total, peak, all_results = 0.0, 0.0, []
@@ -165,12 +169,25 @@ def bench_backend(backend: str, tmp: Path, env: dict, days: list[str], ref: dict
             per_day_vs_reference=verdict,
             per_day_differences=diffs,
         )
-        print(f"  {backend}: {len(days)} processes {total:.1f}s, peak {peak:.0f} MiB, {verdict}", flush=True)
+        print(
+            f"  {backend}: {len(days)} processes {total:.1f}s, peak {peak:.0f} MiB, {verdict};"
+            f" stages {json.dumps(report['per_day_stages_s'])}",
+            flush=True,
+        )
     shutil.rmtree(outbox, ignore_errors=True)
     return report
 
 
-def bench_scale(scale: float, backends: list[str], per_day: bool) -> dict:
+OUT = REPO / "bench" / "out" / "claims_window.json"
+
+
+def save(reports: list[dict]) -> None:
+    """After every step: an interrupted run keeps what it measured."""
+    OUT.parent.mkdir(exist_ok=True)
+    OUT.write_text(json.dumps(reports, indent=2))
+
+
+def bench_scale(scale: float, backends: list[str], per_day: bool, reports: list[dict]) -> dict:
     from etl.core.config import load_program
 
     program_file = os.environ.get("RELIEF_PROGRAM") or str(REPO / "programs" / "kakao_1015_demo.toml")
@@ -220,8 +237,12 @@ def bench_scale(scale: float, backends: list[str], per_day: bool) -> dict:
                 "payments": sum(ref[d]["payments"] for d in days),
                 "paid_krw": sum(ref[d]["total_krw"] for d in days),
             },
-            "backends": [bench_backend(b, tmp, env, days, ref, per_day) for b in backends],
+            "backends": [],
         }
+        reports.append(report)
+        for b in backends:
+            report["backends"].append(bench_backend(b, tmp, env, days, ref, per_day))
+            save(reports)
         return report
 
 
@@ -320,18 +341,16 @@ def main() -> int:
     import duckdb
 
     print(f"machine: {os.cpu_count()} cores; python {sys.version.split()[0]}; duckdb {duckdb.__version__}", flush=True)
-    reports = []
+    reports: list[dict] = []
     for scale in args.scales:
-        reports.append(bench_scale(scale, args.backends, per_day=not args.skip_per_day))
+        bench_scale(scale, args.backends, not args.skip_per_day, reports)
     from etl.core.config import load_program
 
     days = len(
         load_program(os.environ.get("RELIEF_PROGRAM") or REPO / "programs" / "kakao_1015_demo.toml").intake_days()
     )
     print_tables(reports, days)
-    out = REPO / "bench" / "out"
-    out.mkdir(exist_ok=True)
-    (out / "claims_window.json").write_text(json.dumps(reports, indent=2))
+    save(reports)
     ok = all(
         b[k] == "OK"
         for rep in reports

@@ -297,6 +297,13 @@ def _write_data_docs(folder: Path, day: dt.date, outcome: dict, result: Any) -> 
     write_atomic(folder / "index.html", _index_page(folder, day).encode("utf-8"))
 
 
+def _validation_order(entry: dict) -> tuple[str, int]:
+    """When a validation ran: its time, then its place within that second (a page folder `STAMP-N` is the Nth)."""
+    run_folder = entry["page"].rsplit("/", 2)[-2]
+    _, _, n = run_folder.partition("-")
+    return entry["validated_at"], int(n) if n.isdigit() else 1
+
+
 def _index_page(folder: Path, day: dt.date) -> str:
     """The day's index: every validation kept under the folder, newest first."""
     entries = []
@@ -305,7 +312,7 @@ def _index_page(folder: Path, day: dt.date) -> str:
             entries.append(json.loads(path.read_text(encoding="utf-8")))
         except (OSError, ValueError):
             continue
-    entries.sort(key=lambda e: (e["validated_at"], e["page"]), reverse=True)
+    entries.sort(key=_validation_order, reverse=True)
     rows = "\n".join(
         '<tr><td>{validated_at}</td><td><a href="expectations/{suite}.html">{suite}</a></td><td>{status}</td>'
         '<td>{hard}</td><td>{soft}</td><td><a href="{page}">result</a></td></tr>'.format(
