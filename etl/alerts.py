@@ -213,6 +213,12 @@ def deadline_alert(context: Mapping[str, Any] | None, what: str = "the day's pay
     )
 
 
-async def deadline_missed(context: Mapping[str, Any] | None = None, what: str = "the day's payment file") -> dict:
-    """Airflow's deadline callback (an `AsyncCallback`, awaited by the triggerer): alert the sinks."""
-    return await asyncio.to_thread(send, deadline_alert(context, what))
+async def deadline_missed(context: Mapping[str, Any] | None = None, what: str = "the day's payment file") -> str:
+    """Airflow's deadline callback (an `AsyncCallback`, awaited by the triggerer): alert the sinks.
+
+    Returns text: the triggerer stores the return value in `callback.output`, a text column. A dict there
+    made the triggerer's commit fail ("type 'dict' is not supported" on SQLite) and the triggerer restart,
+    failing the approval waiting in it (seen in CI: a day approved in the UI asked for approval again).
+    """
+    outcome = await asyncio.to_thread(send, deadline_alert(context, what))
+    return ", ".join(f"{sink} {result}" for sink, result in outcome.items()) or "no alert sink configured"

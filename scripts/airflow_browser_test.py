@@ -216,6 +216,28 @@ class Airflow:
         except OSError:
             return ""
 
+    def crashes(self) -> list[str]:
+        """Lines where an Airflow component's loop died (the triggerer's, the scheduler's): each one can fail
+        whatever that component was running (a deadline callback returning a dict crashed the triggerer)."""
+        return [line[:300] for line in self.tail(10**9).splitlines() if "Exception when executing" in line]
+
+    def task_logs(self, newest: int = 4, lines: int = 12) -> str:
+        """The last events of the newest task attempt logs: what a failed or retried task said."""
+        found = sorted((self.home / "logs").rglob("attempt=*.log"), key=lambda p: p.stat().st_mtime)[-newest:]
+        out = []
+        for path in found:
+            events = []
+            for raw in path.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:]:
+                try:
+                    doc = json.loads(raw)
+                    events.append(
+                        f"  {doc.get('timestamp', '')[11:19]} {doc.get('level', '')} {doc.get('event', '')}"[:400]
+                    )
+                except ValueError:
+                    events.append(f"  {raw[:400]}")
+            out.append(f"{path.relative_to(self.home / 'logs')}:\n" + "\n".join(events))
+        return "\n".join(out)
+
     def stop(self) -> None:
         """Stop standalone and everything it started (its own process group), and only that."""
         if self.proc.poll() is None:
@@ -583,6 +605,7 @@ def run(root: Path, shot_dir: Path, template_db: Path | None = None, keep: bool 
             airflow,
         )
         facts["alerts"] = list(servers.alerts)
+        facts["crashes"] = airflow.crashes()
         payments = {d: (Path(relief_env["RELIEF_OUTBOX"]) / "payments" / d / "manifest.json").is_file() for d in DAYS}
         if not all(payments.values()):
             raise AssertionError(f"payment folders published: {payments}")
@@ -592,6 +615,7 @@ def run(root: Path, shot_dir: Path, template_db: Path | None = None, keep: bool 
     except BaseException:
         if airflow is not None:
             log(f"failed; Airflow's output ends:\n{airflow.tail(6000)}")
+            log(f"the newest task logs:\n{airflow.task_logs()}")
         raise
     finally:
         if airflow is not None and not keep:

@@ -57,6 +57,16 @@ class Bundle:
 
 
 @dataclass(frozen=True)
+class Bank:
+    """The paying bank's needs ([bank]): passbook texts by basis and the bulk-transfer sheet's columns."""
+
+    passbook_max_chars: int
+    payee_texts: dict[str, str]  # basis -> what the payee's passbook shows
+    bulk_transfer_columns: tuple[tuple[str, str], ...]  # (header, field), in order
+    bulk_transfer_number_fields: frozenset[str]
+
+
+@dataclass(frozen=True)
 class Program:
     code: str
     payment_prefix: str
@@ -69,6 +79,7 @@ class Program:
     tiers: tuple[Tier, ...]
     max_payment_krw: int
     debtor: dict[str, str]
+    bank: Bank
     max_businesses_per_account: int
     auto_approve_payments: bool
     approvers: tuple[str, ...]  # Airflow user names allowed to approve a payment batch
@@ -137,6 +148,12 @@ def load_program(path: str | os.PathLike | None = None) -> Program:
         tiers=tuple(Tier(t.max_loss_krw, t.support_krw, t.basis) for t in cash.tiers),
         max_payment_krw=cash.max_payment_krw,
         debtor={k: v for k, v in doc.debtor.model_dump().items() if v is not None},
+        bank=Bank(
+            passbook_max_chars=doc.bank.passbook_max_chars,
+            payee_texts=dict(doc.bank.payee_texts),
+            bulk_transfer_columns=tuple((header, field) for header, field in doc.bank.bulk_transfer_columns),
+            bulk_transfer_number_fields=frozenset(doc.bank.bulk_transfer_number_fields),
+        ),
         max_businesses_per_account=cash.max_businesses_per_account,
         auto_approve_payments=approval.auto_approve_payments,
         approvers=tuple(approval.approvers),
@@ -247,7 +264,10 @@ def _describe(err: Any) -> list[str]:
     if kind == "greater_than":
         return [f"{where} must be > {err['ctx']['gt']}, got {value!r}"]
     if kind == "too_short":
-        return [f"{where} must hold at least one entry"]
+        least = err["ctx"].get("min_length", 1)
+        return [f"{where} must hold at least {'one entry' if least == 1 else f'{least} entries'}"]
+    if kind == "too_long":
+        return [f"{where} must hold at most {err['ctx'].get('max_length')} entries"]
     if kind == "string_too_short":
         return [f"{where} must not be empty"]
     for prefix, text in _KINDS.items():

@@ -47,6 +47,12 @@ PAYMENT_COLUMNS: Final = [
 ]  # fmt: skip
 REVIEW_BASIS: Final = "review_approved"
 TOP_UP_BASIS: Final = "top_up"
+# The bank's bulk-transfer sheet (payments/DAY/bulk_transfer.xlsx): its columns are the program's ([bank]);
+# a column shows a payments.csv column or one of the passbook texts; only the amount may be a number.
+BULK_TRANSFER_XLSX: Final = "bulk_transfer.xlsx"
+BULK_TEXT_FIELDS: Final = ("payee_text", "payer_text")
+BULK_NUMBER_FIELDS: Final = frozenset({"amount_krw"})
+BULK_REQUIRED_FIELDS: Final = frozenset({"bank_code", "account_no", "amount_krw"})
 
 AFFILIATE_CSV: Final = "affiliate_claims.csv"
 AFFILIATE_COLUMNS: Final = [

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import zoneinfo
 from pathlib import Path
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, field_validator, model_validator
 
@@ -129,6 +130,56 @@ class Debtor(Table):  # the paying account: the debtor of every pain.001 payment
         return self
 
 
+class Bank(Table):  # the paying bank's passbook texts and bulk-transfer sheet (etl/payments/banking.py)
+    passbook_max_chars: PositiveInt
+    payee_texts: dict[str, str] = Field(min_length=1)
+    bulk_transfer_columns: list[Annotated[list[str], Field(min_length=2, max_length=2)]] = Field(min_length=1)
+    bulk_transfer_number_fields: list[str]
+
+    @model_validator(mode="after")
+    def _sheet(self) -> Bank:
+        from etl.core.contract import BULK_NUMBER_FIELDS, BULK_REQUIRED_FIELDS, BULK_TEXT_FIELDS, PAYMENT_COLUMNS
+
+        problems = []
+        for basis, text in self.payee_texts.items():
+            if not text.strip():
+                problems.append((f"payee_texts.{basis}", "must not be blank"))
+            elif len(text) > self.passbook_max_chars:
+                problems.append(
+                    (f"payee_texts.{basis}", f"({text}) is {len(text)} characters, over passbook_max_chars")
+                )
+        known = set(PAYMENT_COLUMNS) | set(BULK_TEXT_FIELDS)
+        headers = [header for header, _ in self.bulk_transfer_columns]
+        fields = [field for _, field in self.bulk_transfer_columns]
+        for i, (header, field) in enumerate(self.bulk_transfer_columns):
+            if not header.strip():
+                problems.append((f"bulk_transfer_columns[{i}]", "has a blank header"))
+            if field not in known:
+                problems.append(
+                    (
+                        f"bulk_transfer_columns[{i}]",
+                        f"field {field!r} is neither a payments.csv column nor payee_text/payer_text",
+                    )
+                )
+        if len(set(headers)) < len(headers):
+            problems.append(("bulk_transfer_columns", "repeats a header"))
+        missing = sorted(BULK_REQUIRED_FIELDS - set(fields))
+        if missing:
+            problems.append(("bulk_transfer_columns", f"must carry {', '.join(missing)}: a transfer needs them"))
+        wrong = sorted(set(self.bulk_transfer_number_fields) - BULK_NUMBER_FIELDS)
+        if wrong:
+            problems.append(
+                (
+                    "bulk_transfer_number_fields",
+                    f"may hold only amount_krw, not {', '.join(wrong)}: as numbers, codes and accounts lose"
+                    " their leading zeros",
+                )
+            )
+        if problems:
+            raise TableProblems(problems)
+        return self
+
+
 class Approval(Table):
     auto_approve_payments: bool  # required: a missing key is an error, never an implied true
     approvers: list[str] = Field(default_factory=list)
@@ -212,6 +263,7 @@ class Document(Table):
     settlement: Settlement
     cash: Cash
     debtor: Debtor
+    bank: Bank
     approval: Approval
     rollout: Rollout
     reference: Reference = Field(default_factory=Reference)
@@ -227,4 +279,15 @@ class Document(Table):
             problems.append(("settlement.close_date", f"({close}) must be after intake.last_day"))
         if problems:
             raise TableProblems(problems)
+        return self
+
+    @model_validator(mode="after")
+    def _a_text_for_every_basis(self) -> Document:
+        """Every basis the program pays shows a passbook text: a tier added without one is a config error."""
+        from etl.core.contract import REVIEW_BASIS, TOP_UP_BASIS
+
+        paid_bases = [tier.basis for tier in self.cash.tiers] + [REVIEW_BASIS, TOP_UP_BASIS]
+        missing = [basis for basis in paid_bases if basis not in self.bank.payee_texts]
+        if missing:
+            raise TableProblems([("bank.payee_texts", f"needs a passbook text for {', '.join(missing)}")])
         return self

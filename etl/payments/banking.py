@@ -9,8 +9,9 @@
 * `bulk_transfer_xlsx`: the internet-banking bulk-transfer sheet (대량이체) most Korean banks take as an upload,
   beside `payments.csv` and `pain001.xml`.
 
-The passbook texts below are module constants for now; they belong in the program config (they name the
-program), where they are meant to move.
+The passbook texts and the sheet's columns are the program's ([bank] in its config, `etl.core.config.Bank`):
+a bank with another layout or a shorter passbook is a config change. Each function takes the `Bank` to use
+and defaults to the config this process runs ($RELIEF_PROGRAM).
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
+from etl.core import contract
+from etl.core.config import Bank
 from etl.core.errors import ReliefError
 
 # --- the calendar -------------------------------------------------------------------------------------
@@ -94,50 +97,43 @@ def message_id(prefix: str, day: dt.date, batch_sha256: str) -> str:
     return msg_id
 
 
-# --- passbook texts (to move into the program config) -------------------------------------------------
-
-# The most a passbook text may hold here, in characters. Banks differ (some take 10 Hangul, some 7): a bank's
-# layout with a shorter limit needs shorter texts, not truncation.
-PASSBOOK_MAX_CHARS = 20
-PAYEE_TEXT_BASE = "카카오1015피해지원"
-# What the business's passbook shows, by `basis`: the program and why (3만 = 30,000 won, 심의 = council review).
-PAYEE_TEXTS: Mapping[str, str] = {
-    "tier_30000": PAYEE_TEXT_BASE + "3만",
-    "tier_50000": PAYEE_TEXT_BASE + "5만",
-    "review_approved": PAYEE_TEXT_BASE + "심의",
-    "top_up": PAYEE_TEXT_BASE + "추가",
-}
+# --- passbook texts ([bank] in the program config) -----------------------------------------------------
 
 
-def remittance_text(basis: str) -> str:
-    """The payee's passbook text for a payment basis (KeyError names an unknown basis)."""
-    if basis in PAYEE_TEXTS:
-        return PAYEE_TEXTS[basis]
-    tier = re.fullmatch(r"tier_([0-9]+)", basis)  # any tier of the program config: its support amount
-    if tier is None:
-        raise KeyError(f"no passbook text for basis {basis!r}: add it to PAYEE_TEXTS")
-    won = int(tier.group(1))
-    return (PAYEE_TEXT_BASE + (f"{won // 10000}만" if won % 10000 == 0 else f"{won:,}원"))[:PASSBOOK_MAX_CHARS]
+@functools.cache
+def _configured_bank() -> Bank:
+    """The [bank] table of the program config this process runs ($RELIEF_PROGRAM)."""
+    from etl.core.config import load_program
+
+    return load_program().bank
 
 
-def payee_text(payment: Mapping[str, object]) -> str:
+def remittance_text(basis: str, bank: Bank | None = None) -> str:
+    """The payee's passbook text for a payment basis (KeyError names a basis the config gives no text)."""
+    texts = (bank or _configured_bank()).payee_texts
+    if basis not in texts:
+        raise KeyError(f"no passbook text for basis {basis!r}: add it to [bank] payee_texts in the program config")
+    return texts[basis]
+
+
+def payee_text(payment: Mapping[str, object], bank: Bank | None = None) -> str:
     """`remittance_text` of a payment row: what `build_pain001(remittance=...)` takes."""
-    return remittance_text(str(payment["basis"]))
+    return remittance_text(str(payment["basis"]), bank)
 
 
-def payer_text(payment: Mapping[str, object]) -> str:
+def payer_text(payment: Mapping[str, object], bank: Bank | None = None) -> str:
     """What the program's own passbook shows for a transfer: the payment id without its program prefix
     (`P1015-20221016-0000001` → `20221016-0000001`), so each debit finds its row in payments.csv."""
+    most = (bank or _configured_bank()).passbook_max_chars
     pid = str(payment["payment_id"])
-    return pid.split("-", 1)[1][-PASSBOOK_MAX_CHARS:] if "-" in pid else pid[-PASSBOOK_MAX_CHARS:]
+    return pid.split("-", 1)[1][-most:] if "-" in pid else pid[-most:]
 
 
 # --- the bulk-transfer sheet (대량이체) -------------------------------------------------------------------
 
-BULK_TRANSFER_XLSX = "bulk_transfer.xlsx"
+BULK_TRANSFER_XLSX = contract.BULK_TRANSFER_XLSX
 SHEET_NAME = "대량이체"
-# (header, field): a field is a payments.csv column or one of COMPUTED_FIELDS. A bank whose upload differs
-# gets its own layout (same shape) instead of a code change.
+# The common layout, as [bank] bulk_transfer_columns ships it; kept for manifests that name no layout.
 DEFAULT_LAYOUT: tuple[tuple[str, str], ...] = (
     ("입금은행코드", "bank_code"),
     ("입금계좌번호", "account_no"),
@@ -146,12 +142,10 @@ DEFAULT_LAYOUT: tuple[tuple[str, str], ...] = (
     ("받는분통장표시", "payee_text"),
     ("보내는분통장표시", "payer_text"),
 )
-# Fields written as numbers (whole won, format "0"); every other cell is text (format "@"), so a bank code
-# or an account number keeps its leading zeros. A layout whose bank wants amounts as text passes frozenset().
-DEFAULT_NUMERIC_FIELDS = frozenset({"amount_krw"})
+DEFAULT_NUMERIC_FIELDS = contract.BULK_NUMBER_FIELDS
 # The only fields a layout may write as numbers: a bank code or an account number as a number loses its zeros.
-NUMBER_FIELDS = frozenset({"amount_krw"})
-COMPUTED_FIELDS: Mapping[str, Callable[[Mapping[str, object]], str]] = {
+NUMBER_FIELDS = contract.BULK_NUMBER_FIELDS
+COMPUTED_FIELDS: Mapping[str, Callable[[Mapping[str, object], Bank | None], str]] = {
     "payee_text": payee_text,
     "payer_text": payer_text,
 }
@@ -159,10 +153,12 @@ COMPUTED_FIELDS: Mapping[str, Callable[[Mapping[str, object]], str]] = {
 FIXED_CREATED = dt.datetime(2022, 10, 15, 0, 0, 0)
 
 
-def cell_value(payment: Mapping[str, object], field: str, numeric_fields: Iterable[str]) -> str | int:
+def cell_value(
+    payment: Mapping[str, object], field: str, numeric_fields: Iterable[str], bank: Bank | None = None
+) -> str | int:
     """A payment's value for a layout field, as the sheet holds it (int for numeric fields, else text)."""
     if field in COMPUTED_FIELDS:
-        value: object = COMPUTED_FIELDS[field](payment)
+        value: object = COMPUTED_FIELDS[field](payment, bank)
     elif field in payment:
         value = payment[field]
     else:
@@ -176,11 +172,14 @@ def cell_value(payment: Mapping[str, object], field: str, numeric_fields: Iterab
 
 def bulk_transfer_xlsx(
     payments: Sequence[Mapping[str, object]],
-    layout: Sequence[tuple[str, str]] = DEFAULT_LAYOUT,
+    layout: Sequence[tuple[str, str]] | None = None,
     *,
-    numeric_fields: Iterable[str] = DEFAULT_NUMERIC_FIELDS,
+    numeric_fields: Iterable[str] | None = None,
+    bank: Bank | None = None,
 ) -> bytes:
     """The bulk-transfer workbook: one header row (frozen), one row per payment in the order given.
+
+    `layout` and `numeric_fields` default to the bank's ([bank] of the program config).
 
     Text cells (codes, account numbers, names, passbook texts) are strings with the text format "@" (whole
     columns too, so a cell typed in later stays text); `numeric_fields` are integers with format "0". A
@@ -188,9 +187,11 @@ def bulk_transfer_xlsx(
     """
     import xlsxwriter
 
+    bank = bank or _configured_bank()
+    layout = bank.bulk_transfer_columns if layout is None else layout
     if not layout:
         raise ValueError("a bulk-transfer layout needs at least one column")
-    numeric = frozenset(numeric_fields)
+    numeric = bank.bulk_transfer_number_fields if numeric_fields is None else frozenset(numeric_fields)
     if numeric - NUMBER_FIELDS:
         raise ValueError(
             f"only {', '.join(sorted(NUMBER_FIELDS))} may be written as a number, not {', '.join(sorted(numeric))}:"
@@ -208,7 +209,7 @@ def bulk_transfer_xlsx(
         sheet.write_string(0, col, header, header_fmt)
     for row, payment in enumerate(payments, start=1):
         for col, (_, field) in enumerate(layout):
-            value: Any = cell_value(payment, field, numeric)
+            value: Any = cell_value(payment, field, numeric, bank)
             if isinstance(value, int):
                 sheet.write_number(row, col, value, number_fmt)
             else:

@@ -117,13 +117,13 @@ class Ledger:
     """What the ledger says of the touched businesses as of the day, before today's payments."""
 
     claims: dict[str, list[Mapping[str, Any]]]
-    holds: dict[str, Hold]
+    holds: dict[str, list[Hold]]  # every reason a business is held for, the first shown in its state
     returned: dict[str, set[tuple[str, str]]]
     paid_before: dict[str, int]
     released: set[tuple[str, int]]  # (business, amount): second approvals of payments above the cap
 
     @classmethod
-    def read(cls, conn: Connection, run_date: str, holds: dict[str, Hold]) -> Ledger:
+    def read(cls, conn: Connection, run_date: str, holds: dict[str, list[Hold]]) -> Ledger:
         claims = group_by_claimant(Warehouse.rows(conn, "business_claims", run_date=run_date))
         # A returned payment does not count as paid, and its bank details are not used again.
         returned_payments = Warehouse.rows(conn, "returned_payments", run_date=run_date)
@@ -138,7 +138,7 @@ class Ledger:
         return cls(claims, holds, returned, paid, released)
 
     def state(self, key: str, decision: Decision | None, program: Program) -> BusinessState:
-        hold = self.holds.get(key, (None, None))[0]
+        hold = self.holds[key][0][0] if self.holds.get(key) else None
         returned = frozenset(self.returned.get(key, ()))
         return business_state(key, self.claims.get(key, []), decision, program, hold=hold, returned_accounts=returned)
 
@@ -218,8 +218,10 @@ def _settle(conn: Connection, ledger: Ledger, program: Program, run_date: str, p
             due = None  # owed, not paid: `relief release` records the second approval, the next day pays it
         out.states.append(_state_row(state, run_date, paid_before + (due.amount_krw if due else 0)))
         if state.status == "held":
-            reason, detail = ledger.holds[key]
-            out.holds.append({"run_date": run_date, "claimant_key": key, "reason": reason, "detail": detail})
+            out.holds.extend(
+                {"run_date": run_date, "claimant_key": key, "reason": reason, "detail": detail}
+                for reason, detail in ledger.holds[key]
+            )
         if due:
             out.dues.append(due)
     return out
@@ -358,7 +360,7 @@ def _compute(wh: Warehouse, inbox: Path, program: Program, day: dt.date) -> Comp
         "control_sum_krw": sum(p["amount_krw"] for p in payments),
         "largest_payment_krw": max((p["amount_krw"] for p in payments), default=0),
         "review_pending": sum(1 for s in outcome.states if s["status"] == "review_pending"),
-        "held": len(outcome.holds),
+        "held": len({h["claimant_key"] for h in outcome.holds}),
         "over_cap": len(outcome.over_cap),
         "decisions_applied": applied,
         "decision_errors": len(inputs.decision_errors),

@@ -15,7 +15,7 @@ from typing import Any
 from etl.claims.parse import REASONS
 from etl.core import contract as c
 from etl.core.clock import KST, to_kst
-from etl.core.config import Program
+from etl.core.config import Bank, Program
 from etl.io import outbox
 from etl.payments import banking, seal
 
@@ -81,6 +81,20 @@ def write_quarantine(root: Path, day: dt.date, key: bytes | None, header: dict, 
     folder.close({**header, "rows": len(rows), "by_reason": by_reason, "reasons": REASONS})
 
 
+def one_row_per_business(held: list[dict]) -> list[dict]:
+    """holds.csv: one row per held business, its reasons joined ("; ") and details (" | "), so the sheet's
+    rows and its totals row count each business and its money once (current_holds gives a row per reason)."""
+    merged: dict[str, dict] = {}
+    for hold in held:
+        first = merged.get(hold["claimant_key"])
+        if first is None:
+            merged[hold["claimant_key"]] = dict(hold)
+        else:
+            first["reason"] = f"{first['reason']}; {hold['reason']}"
+            first["detail"] = f"{first['detail']} | {hold['detail']}"
+    return list(merged.values())
+
+
 def write_reviews(root: Path, day: dt.date, key: bytes | None, header: dict, read: dict[str, Any]) -> None:
     folder = Folder.begin(root, c.REVIEWS, day, key)
     queue = folder.sheet(c.REVIEW_QUEUE_CSV, c.REVIEW_QUEUE_COLUMNS, [
@@ -94,7 +108,7 @@ def write_reviews(root: Path, day: dt.date, key: bytes | None, header: dict, rea
     holds = folder.sheet(c.HOLDS_CSV, c.HOLDS_COLUMNS, [
         [h["claimant_key"], h["business_reg_no"], h["claimant_name"], h["reason"], h["detail"], h["loss_krw"],
          h["entitlement_krw"], h["paid_krw"], h["held_on"]]
-        for h in read["held"]
+        for h in one_row_per_business(read["held"])
     ])  # fmt: skip
     over_cap = folder.sheet(c.OVER_CAP_CSV, c.OVER_CAP_COLUMNS, [
         [o["claimant_key"], o["business_reg_no"], o["amount_krw"], o["cap_krw"], o["basis"],
@@ -127,11 +141,22 @@ def _pain001(program: Program, day: dt.date, payments: list[dict], approval: dic
         debtor=program.debtor,
         requested_execution_date=banking.execution_date(approved_at, KST),
         batch_booking=True,
-        remittance=banking.payee_text,
+        remittance=lambda payment: banking.payee_text(payment, program.bank),
         debtor_agent_id=program.debtor.get("bank_code"),
         initiating_party_id=program.debtor.get("org_id"),
         clearing_system=None,
     )
+
+
+def bank_manifest_keys(bank: Bank) -> dict[str, Any]:
+    """The bank layout the day's files were written in, sealed into the manifest: `relief verify` checks the
+    sheet and the passbook texts against these, not against whatever config it runs with."""
+    return {
+        "bulk_transfer_layout": [list(column) for column in bank.bulk_transfer_columns],
+        "bulk_transfer_numeric_fields": sorted(bank.bulk_transfer_number_fields),
+        "passbook_texts": dict(sorted(bank.payee_texts.items())),
+        "passbook_max_chars": bank.passbook_max_chars,
+    }
 
 
 def write_payments(root: Path, day: dt.date, key: bytes | None, header: dict, program: Program,
@@ -145,7 +170,8 @@ def write_payments(root: Path, day: dt.date, key: bytes | None, header: dict, pr
     folder.sheet(c.PAYMENTS_CSV, cols, [[p[col] for col in cols] for p in payments], xlsx=False)
     if payments:  # a pain.001 needs at least one transaction: a day without payments has none
         folder.file(FILE_NAME, _pain001(program, day, payments, approval), len(payments))
-        folder.file(banking.BULK_TRANSFER_XLSX, banking.bulk_transfer_xlsx(payments), len(payments))
+        sheet = banking.bulk_transfer_xlsx(payments, bank=program.bank)
+        folder.file(banking.BULK_TRANSFER_XLSX, sheet, len(payments))
     control_sum = sum(int(p["amount_krw"]) for p in payments)
     folder.close({
         **header,
@@ -157,6 +183,7 @@ def write_payments(root: Path, day: dt.date, key: bytes | None, header: dict, pr
         "approved_by": approval["decided_by"],
         "approved_at": approval["decided_at"],
         "batch_sha256": approval["batch_sha256"],
+        **bank_manifest_keys(program.bank),
     })  # fmt: skip
     return control_sum
 

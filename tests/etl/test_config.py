@@ -34,6 +34,12 @@ name = "Fund"
 account = "1005904417766"
 bank_code = "020"
 
+[bank]
+passbook_max_chars = 10
+payee_texts = { tier_30000 = "지원3만", tier_50000 = "지원5만", review_approved = "지원심의", top_up = "지원추가" }
+bulk_transfer_columns = [["은행", "bank_code"], ["계좌", "account_no"], ["금액", "amount_krw"], ["적요", "payee_text"]]
+bulk_transfer_number_fields = []
+
 [approval]
 auto_approve_payments = false
 approvers = ["admin", "kim.finance"]
@@ -102,11 +108,38 @@ def test_a_tier_change_is_a_config_change(tmp_path, program):
         (lambda t: t.replace('"makers_coupon_3000"]', '"makers_coupon_9000"]'), "unknown items"),
         (lambda t: t.replace("[cash]", "[cassh]"), "cash is missing"),
         (lambda t: t + "\n[[[", "not valid TOML"),
+        # [bank]: the passbook texts and the bulk-transfer sheet fail at load, not at the bank
+        (
+            lambda t: t.replace(
+                'top_up = "카카오1015피해지원추가"', 'top_up = "카카오1015피해지원추가분지급입니다만세상에나"'
+            ),
+            "over passbook_max_chars",
+        ),
+        (lambda t: t.replace(', top_up = "카카오1015피해지원추가"', ""), "needs a passbook text for top_up"),
+        (
+            lambda t: t.replace('review_approved = "카카오1015피해지원심의"', 'review_approved = " "'),
+            "must not be blank",
+        ),
+        (lambda t: t.replace('["예금주", "account_holder"]', '["예금주", "holder"]'), "field 'holder' is neither"),
+        (lambda t: t.replace('  ["입금계좌번호", "account_no"],\n', ""), "must carry account_no"),
+        (lambda t: t.replace('["예금주", "account_holder"]', '["입금은행코드", "account_holder"]'), "repeats a header"),
+        (
+            lambda t: t.replace('["예금주", "account_holder"]', '["예금주"]'),
+            r"bulk_transfer_columns\[2\] must hold at least 2 entries",
+        ),
+        (lambda t: t.replace('number_fields = ["amount_krw"]', 'number_fields = ["account_no"]'), "leading zeros"),
     ],
 )
 def test_bad_configs_fail_at_load_with_a_clear_error(tmp_path, program, edit, message):
     with pytest.raises(ConfigError, match=message):
         load_program(copy_program(tmp_path, program, edit))
+
+
+def test_the_bank_table_reaches_the_program(program):
+    bank = program.bank
+    assert bank.payee_texts["tier_30000"] == "카카오1015피해지원3만"
+    assert bank.bulk_transfer_columns[0] == ("입금은행코드", "bank_code") and len(bank.bulk_transfer_columns) == 6
+    assert bank.bulk_transfer_number_fields == {"amount_krw"}
 
 
 # Fail closed: approval is never implied ------------------------------------------------------------------

@@ -218,3 +218,18 @@ def test_close_day_acts_only_on_a_reject(ws, program):
     }
     with pytest.raises(BatchRejected, match="rejected by park.finance: wrong payees"):
         close_rejected_day(ws.wh, day, response)
+
+
+def test_a_business_held_for_two_reasons_is_one_row_of_holds_csv(ws, program):
+    """Seen in review: a business held both for a shared account and as a suspected duplicate had two rows,
+    so holds.xlsx's totals and the manifest's count counted it and its loss twice."""
+    shared = {"bank_code": "004", "account_no": "402-21-0918-771", "account_holder": "최수상", "phone": "010-5555-0101"}
+    limit = program.max_businesses_per_account
+    rows = [claim(receipt_no=f"R{i}", business_reg_no=make_brn(100 + i), **shared) for i in range(limit + 1)]
+    ws.deliver("2022-10-15", rows)
+    run(ws, program, "2022-10-15")
+    holds = ws.csv_rows("reviews", "2022-10-15", "holds.csv")
+    assert sorted(h["claimant_key"] for h in holds) == sorted(make_brn(100 + i) for i in range(limit + 1))
+    assert {h["reason"] for h in holds} == {"shared_account; suspected_duplicate"}
+    manifest = json.loads((ws.settings.outbox / "reviews" / "2022-10-15" / "manifest.json").read_text())
+    assert manifest["holds"] == limit + 1

@@ -402,7 +402,7 @@ def test_a_tier_changed_in_config_alone_passes_the_audit_and_verify(ws, program,
         lambda t: t.replace(
             '{ max_loss_krw = 300000, support_krw = 30000, basis = "tier_30000" }',
             '{ max_loss_krw = 300000, support_krw = 35000, basis = "tier_35000" }',
-        ),
+        ).replace('tier_30000 = "카카오1015피해지원3만"', 'tier_35000 = "카카오1015피해지원3.5만"'),
     )
     changed = load_program(edited)
     monkeypatch.setenv("RELIEF_PROGRAM", str(edited))

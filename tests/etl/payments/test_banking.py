@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import io
 import time
@@ -9,6 +10,7 @@ import time
 import openpyxl
 import pytest
 
+from etl.core import contract
 from etl.core.errors import ReliefError
 from etl.payments import banking
 
@@ -61,17 +63,38 @@ def test_message_id_is_per_batch_content_and_short():
         banking.message_id("P" * 20, day, SHA)
 
 
-def test_passbook_texts_are_korean_short_and_cover_every_basis():
-    bases = {"tier_30000", "tier_50000", "review_approved", "top_up"}
-    assert set(banking.PAYEE_TEXTS) == bases
+def test_passbook_texts_come_from_the_config_korean_short_and_cover_every_basis(program):
+    bank = program.bank
+    bases = set(contract.basis_codes(program))
+    assert set(bank.payee_texts) == bases
     for basis in bases:
-        text = banking.remittance_text(basis)
-        assert text.startswith("카카오1015피해지원") and len(text) <= banking.PASSBOOK_MAX_CHARS
+        text = banking.remittance_text(basis, bank)
+        assert text.startswith("카카오1015피해지원") and len(text) <= bank.passbook_max_chars
         assert "_" not in text and basis not in text
-    assert len(set(banking.PAYEE_TEXTS.values())) == len(bases)
+    assert len(set(bank.payee_texts.values())) == len(bases)
     with pytest.raises(KeyError, match="gift"):
-        banking.remittance_text("gift")
-    assert banking.payer_text({"payment_id": "P1015-20221016-0000001"}) == "20221016-0000001"
+        banking.remittance_text("gift", bank)
+    assert banking.payer_text({"payment_id": "P1015-20221016-0000001"}, bank) == "20221016-0000001"
+
+
+def test_another_banks_texts_and_layout_are_a_config_change(program):
+    """A bank with a 7-character passbook and its own upload layout: the [bank] table, not the code."""
+    bank = dataclasses.replace(
+        program.bank,
+        passbook_max_chars=7,
+        payee_texts={**program.bank.payee_texts, "tier_30000": "1015지원3만"},
+        bulk_transfer_columns=(
+            ("은행", "bank_code"),
+            ("계좌", "account_no"),
+            ("금액", "amount_krw"),
+            ("받는분", "payee_text"),
+            ("보내는분", "payer_text"),
+        ),
+        bulk_transfer_number_fields=frozenset(),
+    )
+    ws = openpyxl.load_workbook(io.BytesIO(banking.bulk_transfer_xlsx(_payments()[:1], bank=bank))).active
+    assert [c.value for c in ws[1]] == ["은행", "계좌", "금액", "받는분", "보내는분"]
+    assert [c.value for c in ws[2]] == ["004", ACCOUNTS[0], "30000", "1015지원3만", "0000001"]
 
 
 def _payments() -> list[dict]:
