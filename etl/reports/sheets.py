@@ -26,6 +26,9 @@ TEXT_FORMAT = "@"
 AMOUNT_FORMAT = "#,##0"
 MAX_ROWS = 1_048_576  # Excel's rows a sheet
 MAX_CELL = 32_767  # Excel's characters a cell
+WIDTH_SAMPLE_ROWS = (
+    2_000  # column widths fit the first rows: measuring every cell of a long sheet cost more than writing it
+)
 TRUNCATED = " …[truncated]"
 FIXED_DATE = dt.date(2000, 1, 1)
 _WHOLE = re.compile(r"[+-]?[0-9]+")
@@ -67,6 +70,9 @@ def sheet_name(title: str) -> str:
 
 
 def _width(text: str) -> int:
+    """Display width in characters: a Hangul or other wide character counts two."""
+    if text.isascii():  # most cells (codes, ids, amounts): no character by character
+        return len(text)
     return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
 
 
@@ -126,8 +132,11 @@ class Sheet:
             if n + 1 >= MAX_ROWS:
                 raise ReliefError(f"sheet {name}: more rows than a worksheet holds ({MAX_ROWS - 2:,})")
             values = [row.get(c) for c in columns] if isinstance(row, Mapping) else list(row)
+            measure = n <= WIDTH_SAMPLE_ROWS
             for col, (value, kind) in enumerate(zip(values, kinds)):
-                widths[col] = max(widths[col], self._cell(ws, n, col, value, kind, sums))
+                width = self._cell(ws, n, col, value, kind, sums, measure)
+                if width > widths[col]:
+                    widths[col] = width
         if totals_of:
             ws.write_string(n + 1, 0, "total", self.total_label)
             for col, column in enumerate(columns[1:], start=1):
@@ -142,8 +151,8 @@ class Sheet:
         ws.autofilter(0, 0, n, len(columns) - 1)
         return ws
 
-    def _cell(self, ws: Any, row: int, col: int, value: Any, kind: str, sums: list[int]) -> int:
-        """Write one cell; return its width in characters."""
+    def _cell(self, ws: Any, row: int, col: int, value: Any, kind: str, sums: list[int], measure: bool = True) -> int:
+        """Write one cell; return its width in characters (0 when not `measure`d)."""
         if value is None or value == "":
             if kind == "text":
                 ws.write_blank(row, col, None, self.text)
@@ -151,7 +160,7 @@ class Sheet:
         if kind == "text":
             text = _text(value)
             ws.write_string(row, col, text, self.text)
-            return _width(text)
+            return _width(text) if measure else 0
         if kind == "amount":
             amount = _whole(value)
             if amount is not None:
@@ -167,7 +176,7 @@ class Sheet:
             return len(repr(value))
         text = _text(("true" if value else "false") if isinstance(value, bool) else value)
         ws.write_string(row, col, text)
-        return _width(text)
+        return _width(text) if measure else 0
 
 
 def sheet_xlsx(
