@@ -11,7 +11,7 @@ import os
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
@@ -38,13 +38,32 @@ def _engine(url: str) -> Engine:
         @sa.event.listens_for(engine, "connect")
         def _pragmas(dbapi_conn, _record):  # dbapi_conn: a DB-API connection
             cur = dbapi_conn.cursor()
-            cur.execute("pragma journal_mode=wal")
+            _wal(cur)
             cur.execute("pragma synchronous=normal")
             cur.execute("pragma foreign_keys=on")
             cur.close()
 
         return engine
     return sa.create_engine(url, pool_pre_ping=True, hide_parameters=True)
+
+
+def _wal(cur: Any, attempts: int = 100) -> None:
+    """Put the SQLite file in WAL mode (it stays so): skipped when it already is, retried while another process
+    holds the lock. Switching the mode does not wait on the busy timeout: two processes opening a new warehouse
+    at once made one fail with "database is locked" (seen in the two-writers test)."""
+    import sqlite3
+    import time
+
+    if cur.execute("pragma journal_mode").fetchone()[0] == "wal":
+        return
+    for attempt in range(attempts):
+        try:
+            cur.execute("pragma journal_mode=wal")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or attempt == attempts - 1:
+                raise
+            time.sleep(0.05)
 
 
 def _private_sqlite_file(path: Path) -> None:
