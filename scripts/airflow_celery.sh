@@ -66,6 +66,9 @@ export AIRFLOW__CORE__EXECUTOR=CeleryExecutor
 export AIRFLOW__DATABASE__SQL_ALCHEMY_CONN="$PG/$AIRFLOW_DB"
 export AIRFLOW__CELERY__BROKER_URL="$REDIS"
 export AIRFLOW__CELERY__RESULT_BACKEND="db+$PG/$AIRFLOW_DB"
+# Airflow's Celery config, read through etl/quality/preload.py: a worker imports Great Expectations once, before
+# it forks the processes that run tasks, so no validation task pays GX's ~6 s import (the task logs say which).
+export AIRFLOW__CELERY__CELERY_CONFIG_OPTIONS=etl.quality.preload.CELERY_CONFIG
 export AIRFLOW__CORE__EXECUTION_API_SERVER_URL="http://127.0.0.1:$port/execution/"
 # A task instance's hostname: the Celery worker that ran it (worker1@HOST), not only the machine's name.
 export PYTHONPATH="$PWD/scripts${PYTHONPATH:+:$PYTHONPATH}"
