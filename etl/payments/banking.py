@@ -19,6 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import io
+import os
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
@@ -100,17 +101,21 @@ def message_id(prefix: str, day: dt.date, batch_sha256: str) -> str:
 # --- passbook texts ([bank] in the program config) -----------------------------------------------------
 
 
+def configured_bank() -> Bank:
+    """The [bank] table of the program config this process runs ($RELIEF_PROGRAM, read once per file)."""
+    return _bank_of_program(os.environ.get("RELIEF_PROGRAM") or "")
+
+
 @functools.cache
-def _configured_bank() -> Bank:
-    """The [bank] table of the program config this process runs ($RELIEF_PROGRAM)."""
+def _bank_of_program(path: str) -> Bank:
     from etl.core.config import load_program
 
-    return load_program().bank
+    return load_program(path or None).bank
 
 
 def remittance_text(basis: str, bank: Bank | None = None) -> str:
     """The payee's passbook text for a payment basis (KeyError names a basis the config gives no text)."""
-    texts = (bank or _configured_bank()).payee_texts
+    texts = (bank or configured_bank()).payee_texts
     if basis not in texts:
         raise KeyError(f"no passbook text for basis {basis!r}: add it to [bank] payee_texts in the program config")
     return texts[basis]
@@ -124,7 +129,7 @@ def payee_text(payment: Mapping[str, object], bank: Bank | None = None) -> str:
 def payer_text(payment: Mapping[str, object], bank: Bank | None = None) -> str:
     """What the program's own passbook shows for a transfer: the payment id without its program prefix
     (`P1015-20221016-0000001` → `20221016-0000001`), so each debit finds its row in payments.csv."""
-    most = (bank or _configured_bank()).passbook_max_chars
+    most = (bank or configured_bank()).passbook_max_chars
     pid = str(payment["payment_id"])
     return pid.split("-", 1)[1][-most:] if "-" in pid else pid[-most:]
 
@@ -133,16 +138,6 @@ def payer_text(payment: Mapping[str, object], bank: Bank | None = None) -> str:
 
 BULK_TRANSFER_XLSX = contract.BULK_TRANSFER_XLSX
 SHEET_NAME = "대량이체"
-# The common layout, as [bank] bulk_transfer_columns ships it; kept for manifests that name no layout.
-DEFAULT_LAYOUT: tuple[tuple[str, str], ...] = (
-    ("입금은행코드", "bank_code"),
-    ("입금계좌번호", "account_no"),
-    ("예금주", "account_holder"),
-    ("이체금액", "amount_krw"),
-    ("받는분통장표시", "payee_text"),
-    ("보내는분통장표시", "payer_text"),
-)
-DEFAULT_NUMERIC_FIELDS = contract.BULK_NUMBER_FIELDS
 # The only fields a layout may write as numbers: a bank code or an account number as a number loses its zeros.
 NUMBER_FIELDS = contract.BULK_NUMBER_FIELDS
 COMPUTED_FIELDS: Mapping[str, Callable[[Mapping[str, object], Bank | None], str]] = {
@@ -187,7 +182,7 @@ def bulk_transfer_xlsx(
     """
     import xlsxwriter
 
-    bank = bank or _configured_bank()
+    bank = bank or configured_bank()
     layout = bank.bulk_transfer_columns if layout is None else layout
     if not layout:
         raise ValueError("a bulk-transfer layout needs at least one column")

@@ -1,7 +1,9 @@
 """`relief verify`: a good folder passes; each kind of damage fails with a reason that says what is wrong.
 
 Folders here are built as publish writes them once it seals (`seal_folder`): the manifest sealed with the
-test key, pain.001 with the bank's fields (`etl/payments/banking.py`).
+test key, pain.001 with the bank's fields (`etl/payments/banking.py`), and for a folder OUTBOX/payments/DAY
+the sealed day manifest OUTBOX/days/DAY/manifest.json written last (`_write_day_manifest`). Days published
+through the pipeline (`published`) are checked as the pipeline wrote them.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from etl.core.config import load_program
 from etl.io import outbox
 from etl.payments import banking, seal
 from etl.payments.iso20022 import build_pain001
@@ -115,7 +118,41 @@ def _publish(
     }
     outbox.finish_folder(folder, written, header)
     seal_folder(folder)
+    if folder.parent.name == "payments":
+        _write_day_manifest(folder)
     return folder
+
+
+def _day_manifest_path(folder: Path) -> Path:
+    return folder.parent.parent / "days" / folder.name / "manifest.json"
+
+
+def _write_day_manifest(folder: Path, key: bytes = KEY) -> None:
+    """What publish writes last for OUTBOX/payments/DAY: OUTBOX/days/DAY/manifest.json, sealed, naming the
+    payments manifest by its SHA-256 (publish names the day's other folders' manifests too; none are built here)."""
+    day_folder = _day_manifest_path(folder).parent
+    outbox.begin_folder(day_folder)
+    digest = hashlib.sha256((folder / "manifest.json").read_bytes()).hexdigest()
+    header = {
+        "program": "kakao-1015",
+        "run_date": folder.name,
+        "run_id": f"claims_daily__{folder.name}",
+        "folders": {f"payments/{folder.name}/manifest.json": {"sha256": digest}},
+        "files": {},
+    }
+    outbox.finish_folder(day_folder, [], seal.seal(header, key))
+
+
+def _refresh_day_manifest(folder: Path, key: bytes) -> None:
+    """Someone holding the key makes the day manifest name the payments manifest as it now is, sealed again."""
+    path = _day_manifest_path(folder)
+    if not path.is_file():
+        return
+    doc = json.loads(path.read_text())
+    doc["folders"][f"payments/{folder.name}/manifest.json"]["sha256"] = hashlib.sha256(
+        (folder / "manifest.json").read_bytes()
+    ).hexdigest()
+    path.write_text(json.dumps(seal.seal(doc, key)))
 
 
 def _write(folder: Path, name: str, data: bytes, rows: int) -> outbox.WrittenFile:
@@ -128,8 +165,11 @@ def _manifest(folder: Path) -> dict:
 
 
 def _rewrite_manifest(folder: Path, manifest: dict, key: bytes | None = KEY) -> None:
-    """Write a changed manifest, sealed again with `key` (someone holding it), or left with its old seal (None)."""
+    """Write a changed manifest, sealed again with `key` (someone holding it, who then makes the day manifest name
+    it too), or left with its old seal (None)."""
     (folder / "manifest.json").write_text(json.dumps(seal.seal(manifest, key) if key else manifest))
+    if key:
+        _refresh_day_manifest(folder, key)
 
 
 def _fails(folder: Path, capsys, *expected: str, db_url: str | None = None) -> str:
@@ -400,11 +440,12 @@ def test_account_numbers_typed_as_numbers_fail(tmp_path: Path, capsys):
     buf = io.BytesIO()
     wb = xlsxwriter.Workbook(buf, {"in_memory": True})
     ws = wb.add_worksheet()
-    for col, (header, _) in enumerate(banking.DEFAULT_LAYOUT):
+    bank = banking.configured_bank()
+    for col, (header, _) in enumerate(bank.bulk_transfer_columns):
         ws.write_string(0, col, header)
     for row, p in enumerate(_payments(), start=1):
-        for col, (_, fld) in enumerate(banking.DEFAULT_LAYOUT):
-            value = banking.cell_value(p, fld, banking.DEFAULT_NUMERIC_FIELDS)
+        for col, (_, fld) in enumerate(bank.bulk_transfer_columns):
+            value = banking.cell_value(p, fld, bank.bulk_transfer_number_fields, bank)
             ws.write_number(row, col, int(value)) if fld == "account_no" else ws.write(row, col, value)
     wb.close()
     (folder / banking.BULK_TRANSFER_XLSX).write_bytes(buf.getvalue())
@@ -436,40 +477,10 @@ def outbox_rows(folder: Path) -> list[dict]:
 # A day published by the pipeline, checked against its warehouse (--db) ------------------------------------
 
 
-def _as_publish_will_write(folder: Path, db_url: str, program) -> None:
-    """What publish writes once wired (see the report): pain.001 with the bank's fields, the bulk sheet, a seal."""
-    from etl.io.warehouse import Warehouse
-
-    day = dt.date.fromisoformat(folder.name)
-    with Warehouse(db_url).begin() as conn:
-        payments = Warehouse.rows(conn, "day_payments", run_date=folder.name)
-        approval = Warehouse.rows(conn, "batch_approval", run_date=folder.name)[0]
-    approved_at = dt.datetime.fromisoformat(approval["decided_at"])
-    xml = build_pain001(
-        payments,
-        run_date=day,
-        message_id=banking.message_id(program.payment_prefix, day, approval["batch_sha256"]),
-        created_at=approved_at.astimezone(KST),
-        debtor=program.debtor,
-        requested_execution_date=banking.execution_date(approved_at, KST),
-        batch_booking=True,
-        remittance=banking.payee_text,
-        debtor_agent_id=program.debtor["bank_code"],
-        initiating_party_id=program.debtor.get("org_id"),
-        clearing_system=None,
-    )
-    files = [
-        _write(folder, "pain001.xml", xml, len(payments)),
-        _write(folder, banking.BULK_TRANSFER_XLSX, banking.bulk_transfer_xlsx(payments), len(payments)),
-    ]
-    manifest = _manifest(folder)
-    manifest["files"].update({f.name: f.as_manifest_entry() for f in files})
-    (folder / "manifest.json").write_text(json.dumps(seal.seal(manifest, KEY), indent=2, ensure_ascii=False))
-
-
 @pytest.fixture(scope="module")
 def published(tmp_path_factory, program):
-    """Two days run through the pipeline (demo program: approved automatically); returns (outbox, db_url)."""
+    """Two days published by the pipeline (demo program: approved automatically), sealed, pain.001, bulk sheet and
+    day manifest as it writes them; returns (outbox, db_url)."""
     from tests.builders import Workspace, claim, make_brn
 
     root = tmp_path_factory.mktemp("published")
@@ -485,19 +496,19 @@ def published(tmp_path_factory, program):
         ws.deliver("2022-10-16", [claim(receipt_no="R4", business_reg_no=make_brn(104), claimed_loss_krw=50000,
                                         received_at="2022-10-16T10:00:00+09:00")])  # fmt: skip
         ws.run(program, "2022-10-16")
-    for day in ("2022-10-15", "2022-10-16"):
-        _as_publish_will_write(ws.settings.outbox / "payments" / day, ws.settings.db_url, program)
     return ws.settings.outbox, ws.settings.db_url
 
 
 @pytest.fixture
 def day15(published, tmp_path):
-    """A copy of the published 2022-10-15 payments folder (tests change their copy), and the warehouse URL."""
+    """A copy of the published 2022-10-15 payments folder and its day manifest (tests change their copy), and the
+    warehouse URL."""
     import shutil
 
     outbox_root, db_url = published
     copy = tmp_path / "outbox" / "payments" / "2022-10-15"
     shutil.copytree(outbox_root / "payments" / "2022-10-15", copy)
+    shutil.copytree(outbox_root / "days" / "2022-10-15", tmp_path / "outbox" / "days" / "2022-10-15")
     return copy, db_url
 
 
@@ -626,6 +637,83 @@ def test_a_missing_warehouse_is_reported_and_not_created(day15, capsys, tmp_path
     assert not missing.exists() and not missing.parent.exists()
 
 
+# The day manifest: OUTBOX/days/DAY/manifest.json, written last, names the payments manifest -------------------
+
+
+def test_an_intact_published_day_passes_and_its_day_manifest_is_checked(day15, capsys):
+    folder, _ = day15
+    assert verify_folder(folder) == 0, capsys.readouterr().err
+    assert "days/2022-10-15/manifest.json names this manifest" in capsys.readouterr().out
+
+
+def test_a_day_whose_day_manifest_is_missing_fails(day15, capsys):
+    """Publishing writes the day manifest last: without it the day is not published, whatever the folder holds."""
+    folder, _ = day15
+    _day_manifest_path(folder).unlink()
+    _fails(folder, capsys, "days/2022-10-15/manifest.json is missing: publishing did not finish; do not upload")
+
+
+def test_a_day_manifest_changed_under_its_seal_fails(day15, capsys):
+    folder, _ = day15
+    path = _day_manifest_path(folder)
+    doc = json.loads(path.read_text())
+    doc["folders"]["reports/2022-10-15/manifest.json"]["sha256"] = "0" * 64  # a value only the seal covers
+    path.write_text(json.dumps(doc))
+    err = _fails(folder, capsys, "days/2022-10-15/manifest.json: does not match its seal", "do not upload")
+    assert "FAIL manifest.json:" not in err  # the payments folder's own manifest is intact
+
+
+def test_a_day_manifest_resealed_naming_another_payments_manifest_fails(day15, capsys):
+    """Sealed again with the key: only the cross-check with the folder's manifest.json catches it."""
+    folder, _ = day15
+    path = _day_manifest_path(folder)
+    doc = json.loads(path.read_text())
+    doc["folders"]["payments/2022-10-15/manifest.json"]["sha256"] = "0" * 64
+    path.write_text(json.dumps(seal.seal(doc, KEY)))
+    err = _fails(
+        folder,
+        capsys,
+        "days/2022-10-15/manifest.json: names payments/2022-10-15/manifest.json with SHA-256 " + "0" * 64,
+        "do not upload",
+    )
+    assert "does not match its seal" not in err
+
+
+def test_a_payments_manifest_resealed_after_publishing_fails_without_the_ledger(day15, capsys):
+    """Someone holding the key changes the payments manifest and seals it again but leaves the day manifest."""
+    folder, _ = day15
+    manifest = _manifest(folder)
+    manifest["approved_by"] = "nobody"
+    (folder / "manifest.json").write_text(json.dumps(seal.seal(manifest, KEY)))
+    err = _fails(
+        folder, capsys, "names payments/2022-10-15/manifest.json with SHA-256", "not the one the day published"
+    )
+    assert "does not match its seal" not in err
+
+
+def test_the_day_manifest_is_found_from_inside_the_day_folder(day15, capsys, monkeypatch):
+    """`relief verify .` in OUTBOX/payments/DAY: the folder's parent is still `payments`."""
+    folder, _ = day15
+    monkeypatch.chdir(folder)
+    assert verify_folder(".") == 0, capsys.readouterr().err
+    capsys.readouterr()
+    _day_manifest_path(folder).unlink()
+    _fails(Path("."), capsys, "days/2022-10-15/manifest.json is missing")
+
+
+def test_verify_all_checks_again_a_day_whose_day_manifest_changed(outbox_copy, capsys, tmp_path):
+    root, _ = outbox_copy
+    state = tmp_path / "s.json"
+    assert verify_all(root, state=state) == 0, capsys.readouterr().err
+    capsys.readouterr()
+    (root / "days" / "2022-10-16" / "manifest.json").unlink()  # the payments folder itself is untouched
+    assert verify_all(root, state=state) == 1
+    captured = capsys.readouterr()
+    assert "FAIL 2022-10-16: days/2022-10-16/manifest.json is missing" in captured.err
+    row15 = next(line for line in captured.out.splitlines() if line.startswith("2022-10-15"))
+    assert "verified before" in row15
+
+
 # Every day: verify --all --------------------------------------------------------------------------------
 
 
@@ -635,7 +723,8 @@ def outbox_copy(published, tmp_path):
 
     outbox_root, db_url = published
     copy = tmp_path / "outbox"
-    shutil.copytree(outbox_root / "payments", copy / "payments")
+    for kind in ("payments", "days"):
+        shutil.copytree(outbox_root / kind, copy / kind)
     return copy, db_url
 
 
@@ -701,3 +790,29 @@ def test_verify_all_fails_an_unfinished_day_and_a_stray(outbox_copy, capsys, tmp
     assert "notes.txt: not a day folder" in captured.err
     assert verify_all(tmp_path / "empty", state=tmp_path / "s.json") == 1
     assert "no payments folder" in capsys.readouterr().err
+
+
+def test_verify_reads_the_bank_layout_the_day_was_written_in_not_the_running_config(
+    day15, capsys, monkeypatch, tmp_path
+):
+    """A day published under one [bank] table verifies under a config that has since changed its texts."""
+    from tests.conftest import copy_program
+
+    folder, _ = day15
+    assert _manifest(folder)["passbook_texts"]["tier_30000"] == "카카오1015피해지원3만"
+    (tmp_path / "changed").mkdir()
+    changed = copy_program(
+        tmp_path / "changed", load_program(), lambda t: t.replace("카카오1015피해지원3만", "1015지원금3만")
+    )
+    monkeypatch.setenv("RELIEF_PROGRAM", str(changed))
+    assert banking.configured_bank().payee_texts["tier_30000"] == "1015지원금3만"
+    assert verify_folder(folder) == 0, capsys.readouterr().err
+
+
+def test_a_passbook_text_changed_in_the_sealed_manifest_but_not_the_sheet_fails(day15, capsys):
+    """Someone holding the key records other passbook texts: the sheet no longer shows what the manifest says."""
+    folder, _ = day15
+    manifest = _manifest(folder)
+    manifest["passbook_texts"] = dict.fromkeys(manifest["passbook_texts"], "다른지원금")
+    _rewrite_manifest(folder, manifest)
+    _fails(folder, capsys, "bulk_transfer.xlsx row 2", "column 받는분통장표시: differs from payments.csv")

@@ -113,7 +113,7 @@ def test_bulk_transfer_sheet_types_frozen_header_and_values():
     ws = wb.active
     assert ws.title == "대량이체" and len(wb.worksheets) == 1
     assert ws.freeze_panes == "A2"
-    assert [c.value for c in ws[1]] == [h for h, _ in banking.DEFAULT_LAYOUT]
+    assert [c.value for c in ws[1]] == [h for h, _ in banking.configured_bank().bulk_transfer_columns]
     assert [c.value for c in ws[1]] == [
         "입금은행코드",
         "입금계좌번호",
