@@ -269,9 +269,39 @@ def build_pain001(
         if text:
             _sub(_sub(tx, "RmtInf"), "Ustrd", text)
 
-    ET.indent(root, space="  ")
-    body = ET.tostring(root, encoding="unicode")
-    return ('<?xml version="1.0" encoding="UTF-8"?>\n' + body + "\n").encode("utf-8")
+    out: list[str] = ['<?xml version="1.0" encoding="UTF-8"?>\n']
+    _serialize(root, 0, out)
+    out.append("\n")
+    return "".join(out).encode("utf-8")
+
+
+def _serialize(el: ET.Element, level: int, out: list[str]) -> None:
+    """`ET.indent(root, space="  ")` then `ET.tostring(root)`, byte for byte, for the trees built here (no
+    namespaces prefixes, no tails, no mixed content): ElementTree's own serializer took 10 s for a 100,000-payment
+    day, most of the publish step's bank file. `test_iso20022` holds the two equal."""
+    attrs = "".join(f' {k}="{_escape_attrib(v)}"' for k, v in el.attrib.items())
+    children = list(el)
+    if children:
+        inner = "\n" + "  " * (level + 1)
+        out.append(f"<{el.tag}{attrs}>")
+        for child in children:
+            out.append(inner)
+            _serialize(child, level + 1, out)
+        out.append("\n" + "  " * level + f"</{el.tag}>")
+    elif el.text:
+        out.append(f"<{el.tag}{attrs}>{_escape_text(el.text)}</{el.tag}>")
+    else:
+        out.append(f"<{el.tag}{attrs} />")
+
+
+def _escape_text(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _escape_attrib(text: str) -> str:
+    return (
+        _escape_text(text).replace('"', "&quot;").replace("\r", "&#13;").replace("\n", "&#10;").replace("\t", "&#09;")
+    )
 
 
 @dataclass(frozen=True)
