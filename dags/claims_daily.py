@@ -73,7 +73,20 @@ from __future__ import annotations
 import datetime as dt
 
 import pendulum
-from _relief import (
+from airflow.providers.standard.operators.empty import EmptyOperator
+from airflow.providers.standard.operators.hitl import ApprovalOperator
+from airflow.sdk import (
+    AsyncCallback,
+    CronDataIntervalTimetable,
+    DeadlineAlert,
+    DeadlineReference,
+    Param,
+    TriggerRule,
+    dag,
+    task,
+)
+
+from etl.airflow_shared import (
     KST,
     PAYMENT_BATCH,
     PAYMENT_DUE_HOUR,
@@ -87,18 +100,6 @@ from _relief import (
     logged,
     run_dates,
     tags,
-)
-from airflow.providers.standard.operators.empty import EmptyOperator
-from airflow.providers.standard.operators.hitl import ApprovalOperator
-from airflow.sdk import (
-    AsyncCallback,
-    CronDataIntervalTimetable,
-    DeadlineAlert,
-    DeadlineReference,
-    Param,
-    TriggerRule,
-    dag,
-    task,
 )
 
 APPROVAL_TIMEOUT = dt.timedelta(hours=24)

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import pendulum
-from _relief import BUDGET, GRANTS, KST, PUBLISHED_DAY, USERS, default_args, logged, tags
 from airflow.sdk import Param, dag, task
 from airflow.timetables.events import EventsTimetable
+
+from etl.airflow_shared import BUDGET, GRANTS, KST, PUBLISHED_DAY, USERS, default_args, logged, tags
 
 ROLLOUT_AT = pendulum.datetime(2023, 1, 5, 0, 0, tz=KST)
 

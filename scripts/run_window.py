@@ -32,7 +32,6 @@ def main(argv: list[str]) -> int:
     last = dt.date.fromisoformat(argv[1]) if len(argv) > 1 else (first if argv else program.intake_last_day)
     last = (dt.date.fromisoformat(argv[1]) if len(argv) > 1 else program.close_date) if to_close else last
     inbox = Settings.resolve().inbox
-    sys.path.insert(0, str(DAGS))  # as Airflow's bundle DagBag does: DAG files import dags/_relief.py
     bag = DagBag(dag_folder=str(DAGS / "claims_daily.py"))
     if bag.import_errors:
         print(bag.import_errors, file=sys.stderr)

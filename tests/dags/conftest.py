@@ -84,8 +84,6 @@ def airflow_parse_env(tmp_path_factory):
         mp.setenv("AIRFLOW__CORE__DAGS_FOLDER", str(DAGS))
         mp.setenv("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
         mp.setenv("GX_ANALYTICS_ENABLED", "False")
-        # Airflow's bundle DagBag puts the dags folder on sys.path (DAG files import dags/_relief.py).
-        mp.syspath_prepend(str(DAGS))
         yield home
 
 

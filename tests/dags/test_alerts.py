@@ -1,4 +1,4 @@
-"""Alerts (etl/alerts.py, dags/_relief.py): a task that fails for good and a missed payment deadline reach an
+"""Alerts (etl/alerts.py, etl/airflow_shared.py): a task that fails for good and a missed payment deadline reach an
 SMTP relay and a webhook that the test runs on 127.0.0.1, without account numbers or the sinks' addresses.
 
 The deadline callback is run through Airflow's own CallbackTrigger (what the triggerer does with a missed
@@ -67,15 +67,14 @@ def test_scrub_masks_numbers_but_not_dates_amounts_or_ids():
 
 
 def test_the_failure_notifier_as_airflow_calls_it(airflow_parse_env, webhook_receiver, monkeypatch):
-    """dags/_relief.py's ReliefNotifier is every task's on_failure_callback: called with the task's context."""
+    """etl/airflow_shared.py's ReliefNotifier is every task's on_failure_callback: called with the task's context."""
     import pendulum
 
     from etl.core.errors import InboxFileError
 
-    monkeypatch.syspath_prepend(str(DAGS))
     for k, v in sink_env(webhook=webhook_receiver).items():
         monkeypatch.setenv(k, v)
-    from _relief import ReliefNotifier
+    from etl.airflow_shared import ReliefNotifier
 
     context = {
         "ti": types.SimpleNamespace(dag_id="claims_daily", task_id="stage_claims", run_id="scheduled__2022-10-14T15"),
@@ -93,10 +92,9 @@ def test_the_approval_request_is_announced(airflow_parse_env, webhook_receiver, 
     """The approval's notifier (HITL `notifiers`): who must act, on which day, what is asked; no error field."""
     import pendulum
 
-    monkeypatch.syspath_prepend(str(DAGS))
     for k, v in sink_env(webhook=webhook_receiver).items():
         monkeypatch.setenv(k, v)
-    from _relief import ReliefNotifier
+    from etl.airflow_shared import ReliefNotifier
 
     context = {
         "ti": types.SimpleNamespace(dag_id="claims_daily", task_id="approve_payment_batch", run_id="r"),
@@ -176,13 +174,11 @@ def test_the_due_hour_is_configurable(tmp_path):
 
     from tests.dags.conftest import airflow_env
 
-    probe = "import sys; sys.path.insert(0, sys.argv[1]); import _relief; print('DUE', _relief.PAYMENT_DUE_HOUR)"
+    probe = "import etl.airflow_shared as shared; print('DUE', shared.PAYMENT_DUE_HOUR)"
     for env_hour, expected in ((None, "18"), ("20", "20")):
         env = airflow_env(tmp_path)
         env.pop("RELIEF_PAYMENT_DUE_HOUR", None)
         if env_hour:
             env["RELIEF_PAYMENT_DUE_HOUR"] = env_hour
-        out = subprocess.run(
-            [sys.executable, "-c", probe, str(DAGS)], env=env, capture_output=True, text=True, timeout=60
-        )
+        out = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=60)
         assert f"DUE {expected}" in out.stdout, out.stderr[-2000:]

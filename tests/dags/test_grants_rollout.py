@@ -29,8 +29,7 @@ def _env(tmp_path: Path, **extra) -> dict:
             "RELIEF_OUTBOX": str(tmp_path / "outbox"),
             "RELIEF_DB_URL": f"sqlite:///{tmp_path / 'warehouse.sqlite'}",
             "NO_PROXY": "*",
-            # Airflow's bundle DagBag puts the dags folder on sys.path: DAG files import dags/_relief.py.
-            "PYTHONPATH": os.pathsep.join([str(REPO), str(REPO / "dags")]),
+            "PYTHONPATH": str(REPO),
         }
     )
     env.update(extra)
@@ -157,7 +156,7 @@ def test_a_manual_run_takes_the_rollout_date_from_its_param(dag_bag_of):
     import pendulum
 
     dag, plan = _plan_callable(dag_bag_of)
-    day_of = plan.__wrapped__.__globals__["_day"]  # plan is wrapped by _relief.logged
+    day_of = plan.__wrapped__.__globals__["_day"]  # plan is wrapped by etl.airflow_shared.logged
     manual = {"dag_run": types.SimpleNamespace(run_type="manual"), "params": {"rollout_date": "2023-01-05"}}
     # The trigger form fills in "now" as the logical date: a manual run reads its param, not that.
     assert day_of({**manual, "logical_date": pendulum.datetime(2026, 11, 29, tz="Asia/Seoul")}) == "2023-01-05"

@@ -1,8 +1,10 @@
 """What every relief DAG shares: owner, tags, retries, no retry on a deterministic error, alerts, the
 outbox's Assets, and the first line of every task's log.
 
-Not a DAG file (the underscore; `.airflowignore` keeps the DAG processor off it): the DAG files import it.
-Nothing here reads a file or imports `etl` at parse time; what a task needs is imported when it runs.
+The one module of `etl` that imports Airflow at its top: only the DAG files import it. It lives in the
+package (not beside the DAG files) so a DAG file imports from an installed `etl` wherever it is loaded: the
+DAG processor, a worker, `dag.test`, or a script with only the repository on sys.path.
+Nothing here reads a file or imports the rest of `etl` at parse time; what a task needs is imported when it runs.
 """
 
 from __future__ import annotations
@@ -142,6 +144,8 @@ def logged(fn: F) -> F:
 def _day_of(ti: Any) -> dt.date:
     context = ti.get_template_context()
     moment = context.get("logical_date") or getattr(context.get("dag_run"), "run_after", None)
+    if moment is None:
+        raise ValueError("the task instance's run has neither a logical date nor a run-after date")
     return moment.astimezone(ZoneInfo(KST)).date()
 
 
