@@ -356,6 +356,12 @@ def test_claims_and_rollout_on_two_celery_workers(cluster):
     shards = sum(1 for _, dag_id, task_id, _ in ran if (dag_id, task_id) == ("grants_rollout", "build_shard"))
     assert shards == SHARDS
 
+    # The workers preloaded Great Expectations (etl/quality/preload.py): no validation task imported it.
+    validations = sorted((cluster.home / "logs").rglob("task_id=validate_*/attempt=*.log"))
+    words = ("preloaded by the worker", "imported in")
+    said = [next((w for w in words if w in log.read_text()), "") for log in validations]
+    assert len(validations) == 6 and set(said) == {"preloaded by the worker"}, list(zip(validations, said))
+
     migrated = next((ln for ln in cluster.log.read_text().splitlines() if " migrated (" in ln), "")
     print(
         f"\ntest_celery: metadata migrated in {migrated.rpartition('(')[2].rstrip(')')}, ready {ready_at:.0f}s"
