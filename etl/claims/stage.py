@@ -128,6 +128,7 @@ def _stage(wh: Warehouse, inbox: Path, program: Program, day: dt.date, run_id: s
         with wh.begin() as conn:
             Warehouse.run(conn, "reset_day", run_date=run_date)
             _load(conn, records, path.name, run_date, counts)
+            Warehouse.analyze(conn, "analyze_staged_day")
             _classify(conn, run_date, counts)
             check_reconciles(counts, f"claims file {path.name}")
             Warehouse.run(

@@ -121,6 +121,16 @@ class Warehouse:
             conn.execute(sa.text(stmt), params)
 
     @staticmethod
+    def analyze(conn: Connection, name: str) -> None:
+        """Refresh the planner's statistics with an `analyze_*` file: on PostgreSQL only (the dialect split).
+
+        PostgreSQL plans from statistics that autovacuum refreshes later than a batch needs them. SQLite plans
+        from its indexes without statistics, and its ANALYZE reads whole tables: it is not run there.
+        """
+        if conn.dialect.name == "postgresql":
+            Warehouse.run(conn, name)
+
+    @staticmethod
     def rows(conn: Connection, name: str, **params) -> list[dict]:
         result = conn.execute(sa.text(sql(name)), params)
         keys = list(result.keys())

@@ -338,6 +338,7 @@ def _compute(wh: Warehouse, inbox: Path, program: Program, day: dt.date) -> Comp
         extra = {d["claimant_key"] for d in inputs.decisions} | {p["claimant_key"] for p in issued.values()}
         keys = _touched_keys(conn, run_date, extra)
         _record_touched(conn, run_date, keys)
+        Warehouse.analyze(conn, "analyze_touched_keys")
         holds = fraud_holds(conn, program, run_date)
         _record_touched(conn, run_date, set(holds) - keys)
         keys |= set(holds)
