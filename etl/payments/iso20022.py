@@ -207,18 +207,7 @@ def build_pain001(
         clearing_system = _ident(clearing_system, 35, "clearing_system")
     execution = run_date if requested_execution_date is None else requested_execution_date
 
-    seen: set[str] = set()
-    rows: list[tuple[str, int, Mapping[str, object]]] = []
-    for payment in payments:
-        pid = _ident(payment.get("payment_id"), 35, "payment_id")
-        if pid in seen:
-            raise ValueError(f"duplicate payment_id {pid}")
-        seen.add(pid)
-        try:
-            amount = krw_amount(payment.get("amount_krw"))
-        except ValueError as exc:
-            raise ValueError(f"payment {pid}: {exc}") from None
-        rows.append((pid, amount, payment))
+    rows = _numbered_amounts(payments)
     ctrl_sum = sum(amount for _, amount, _ in rows)
 
     root = ET.Element("Document", {"xmlns": NAMESPACE})
@@ -243,36 +232,62 @@ def build_pain001(
     _agent(pmt, "DbtrAgt", d_bank, d_bic, clearing_system)
     # The program bears the transfer fees: the payee receives the full support amount.
     _sub(pmt, "ChrgBr", "DEBT")
-
     for pid, amount, payment in rows:
-        bank_code = str(payment.get("bank_code") or "")
-        if not _BANK_CODE.fullmatch(bank_code):
-            raise ValueError(f"payment {pid}: bank_code must be 3 digits")
-        account_no = str(payment.get("account_no") or "")
-        if not _DIGITS.fullmatch(account_no) or len(account_no) > 34:
-            raise ValueError(f"payment {pid}: account_no must be 1-34 digits")  # never echo the number
-        holder = _text(payment.get("account_holder"), 70)
-        name = _text(payment.get("payee_name"), 140) or _text(payment.get("account_holder"), 140)
-        if not name:
-            raise ValueError(f"payment {pid}: no payee_name or account_holder")
-        brn = str(payment.get("business_reg_no") or "") or None
-        if brn is not None:
-            brn = _ident(brn, 35, f"payment {pid}: business_reg_no")
-
-        tx = _sub(pmt, "CdtTrfTxInf")
-        _sub(_sub(tx, "PmtId"), "EndToEndId", pid)
-        _sub(_sub(tx, "Amt"), "InstdAmt", str(amount), Ccy=CURRENCY)
-        _agent(tx, "CdtrAgt", bank_code, None, clearing_system)
-        _party(tx, "Cdtr", name, brn)
-        _account(tx, "CdtrAcct", account_no, holder)
-        text = _text(_remittance(payment, remittance), 140)
-        if text:
-            _sub(_sub(tx, "RmtInf"), "Ustrd", text)
+        _transaction(pmt, pid, amount, payment, clearing_system, _text(_remittance(payment, remittance), 140))
 
     out: list[str] = ['<?xml version="1.0" encoding="UTF-8"?>\n']
     _serialize(root, 0, out)
     out.append("\n")
     return "".join(out).encode("utf-8")
+
+
+def _numbered_amounts(payments: Sequence[Mapping[str, object]]) -> list[tuple[str, int, Mapping[str, object]]]:
+    """(payment_id, whole-won amount, row) of each payment; a duplicate id or a bad amount stops the file."""
+    seen: set[str] = set()
+    rows: list[tuple[str, int, Mapping[str, object]]] = []
+    for payment in payments:
+        pid = _ident(payment.get("payment_id"), 35, "payment_id")
+        if pid in seen:
+            raise ValueError(f"duplicate payment_id {pid}")
+        seen.add(pid)
+        try:
+            amount = krw_amount(payment.get("amount_krw"))
+        except ValueError as exc:
+            raise ValueError(f"payment {pid}: {exc}") from None
+        rows.append((pid, amount, payment))
+    return rows
+
+
+def _transaction(
+    pmt: ET.Element,
+    pid: str,
+    amount: int,
+    payment: Mapping[str, object],
+    clearing_system: str | None,
+    text: str | None,
+) -> None:
+    """One CdtTrfTxInf: the payee's bank, account, name and business number, checked, and the passbook text."""
+    bank_code = str(payment.get("bank_code") or "")
+    if not _BANK_CODE.fullmatch(bank_code):
+        raise ValueError(f"payment {pid}: bank_code must be 3 digits")
+    account_no = str(payment.get("account_no") or "")
+    if not _DIGITS.fullmatch(account_no) or len(account_no) > 34:
+        raise ValueError(f"payment {pid}: account_no must be 1-34 digits")  # never echo the number
+    holder = _text(payment.get("account_holder"), 70)
+    name = _text(payment.get("payee_name"), 140) or _text(payment.get("account_holder"), 140)
+    if not name:
+        raise ValueError(f"payment {pid}: no payee_name or account_holder")
+    brn = str(payment.get("business_reg_no") or "") or None
+    if brn is not None:
+        brn = _ident(brn, 35, f"payment {pid}: business_reg_no")
+    tx = _sub(pmt, "CdtTrfTxInf")
+    _sub(_sub(tx, "PmtId"), "EndToEndId", pid)
+    _sub(_sub(tx, "Amt"), "InstdAmt", str(amount), Ccy=CURRENCY)
+    _agent(tx, "CdtrAgt", bank_code, None, clearing_system)
+    _party(tx, "Cdtr", name, brn)
+    _account(tx, "CdtrAcct", account_no, holder)
+    if text:
+        _sub(_sub(tx, "RmtInf"), "Ustrd", text)
 
 
 def _serialize(el: ET.Element, level: int, out: list[str]) -> None:
