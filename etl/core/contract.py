@@ -7,10 +7,25 @@ values from them, so a change here (or to the program's tiers) reaches all three
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING, Final
+from collections.abc import Sequence
+from typing import Final, Protocol
 
-if TYPE_CHECKING:  # only for the annotation: config imports nothing from here
-    from etl.core.config import Program
+
+class _Tier(Protocol):
+    @property
+    def basis(self) -> str: ...
+
+
+class Program(Protocol):
+    """What the contract reads of a program (`etl.core.config.Program`): the contract imports nothing of the
+    config, whose schema takes its columns and codes from here."""
+
+    @property
+    def tiers(self) -> Sequence[_Tier]: ...
+
+    @property
+    def payment_prefix(self) -> str: ...
+
 
 # --- inbox -------------------------------------------------------------------------------------
 INBOX_KINDS: Final = ("claims", "decisions", "returns")
