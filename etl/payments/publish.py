@@ -21,9 +21,9 @@ from etl.core.errors import ReliefError, ValidationFailed
 from etl.io.lock import writer
 from etl.io.warehouse import Warehouse
 from etl.ledger import audit
+from etl.ledger.reconciliation import reconcile
 from etl.payments import folders, seal
 from etl.payments.approval import require_approval
-from etl.payments.returns import reconcile
 from etl.reports.finance import build_finance_files
 
 log = logging.getLogger(__name__)

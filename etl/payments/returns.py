@@ -1,15 +1,14 @@
-"""The bank's results for issued payments (`returns_YYYYMMDD.csv`) and the reconciliation they feed.
+"""The bank's results for issued payments (`returns_YYYYMMDD.csv`), read for the reconciliation
+(`etl/ledger/reconciliation.py`).
 
 A returned payment no longer counts as paid: the amount is owed again, and is paid once the business
-gives bank details other than the ones the bank returned. The reconciliation adds up to the won:
-issued = settled + returned + outstanding, in count and in KRW.
+gives bank details other than the ones the bank returned.
 
 Parsing never raises for a row: a row out of bounds (lengths, control characters) is an error with a reason.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -61,31 +60,3 @@ def parse_returns_file(path: Path) -> ParsedReturns:
             }
         )
     return parsed
-
-
-def reconcile(payments: Iterable[Mapping], run_date: str) -> dict:
-    """Issued, settled, returned and outstanding payments (count and KRW), for the day and cumulative.
-
-    `payments` are every payment issued up to the day with its latest bank result (status, result_date).
-    """
-
-    def bucket() -> dict:
-        return {"count": 0, "krw": 0}
-
-    cumulative = {k: bucket() for k in ("issued", "settled", "returned", "outstanding")}
-    day = {k: bucket() for k in ("issued", "settled", "returned")}
-    for p in payments:
-        amount = int(p["amount_krw"])
-        state = p["status"] or "outstanding"
-        for target in (cumulative["issued"], cumulative[state]):
-            target["count"] += 1
-            target["krw"] += amount
-        if p["run_date"] == run_date:
-            day["issued"]["count"] += 1
-            day["issued"]["krw"] += amount
-        if p["status"] and p["result_date"] == run_date:
-            day[p["status"]]["count"] += 1
-            day[p["status"]]["krw"] += amount
-    parts = ("settled", "returned", "outstanding")
-    balanced = all(cumulative["issued"][unit] == sum(cumulative[k][unit] for k in parts) for unit in ("count", "krw"))
-    return {"run_date": run_date, "day": day, "cumulative": cumulative, "balanced": balanced}

@@ -22,7 +22,7 @@ from etl.core.errors import ReliefError
 from etl.io import outbox
 from etl.io.lock import writer
 from etl.io.warehouse import Warehouse
-from etl.payments.returns import reconcile
+from etl.ledger.reconciliation import reconcile
 
 log = logging.getLogger(__name__)
 CLOSE = "close"

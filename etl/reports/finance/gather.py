@@ -13,7 +13,7 @@ from etl.core import contract
 from etl.core.config import Program
 from etl.core.errors import ReliefError
 from etl.io.warehouse import Warehouse
-from etl.payments.returns import reconcile
+from etl.ledger.reconciliation import reconcile
 from etl.reports.finance.model import (
     AGE_BUCKETS,
     NO_LOSS,
@@ -54,7 +54,7 @@ def published_day(conn: Any, day: dt.date) -> str:
 def money_totals(conn: Any, as_of: str, payments: list[dict] | None = None) -> MoneyTotals:
     """Issued, settled, returned, outstanding and net (count, KRW), for the day `as_of` and cumulative.
 
-    The reconciliation's own arithmetic (etl/payments/returns.py), so these agree with reconciliation.json.
+    The reconciliation's own arithmetic (etl/ledger/reconciliation.py), so these agree with reconciliation.json.
     """
     rows = payments if payments is not None else Warehouse.rows(conn, "finance_payments", as_of=as_of)
     rec = reconcile(rows, as_of)
