@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+from typing import Any
 
 from etl.reports.finance.model import FinanceReport
 from etl.reports.finance.rows import (
@@ -29,7 +30,17 @@ def render_finance_xlsx(report: FinanceReport) -> bytes:
     buf = io.BytesIO()
     wb = new_workbook(buf, f"{r['program']}: finance report as of {r['day']}", dt.date.fromisoformat(r["day"]))
     sheet = Sheet(wb)
+    _money_sheets(sheet, r)
+    _flow_sheets(sheet, r)
+    _open_sheets(sheet, r)
+    _loss_sheets(sheet, r)
+    _daily_sheet(wb, sheet, r)
+    wb.close()
+    return buf.getvalue()
 
+
+def _money_sheets(sheet: Any, r: FinanceReport) -> None:
+    """Money (issued, settled, returned, outstanding, net) and the outstanding payments' ages."""
     sheet.add(
         "Money",
         ["figure", "day count", "day KRW", "cumulative count", "cumulative KRW"],
@@ -47,6 +58,10 @@ def render_finance_xlsx(report: FinanceReport) -> bytes:
         amount_columns={"KRW"},
         total_columns={"payments", "KRW"},
     )
+
+
+def _flow_sheets(sheet: Any, r: FinanceReport) -> None:
+    """The payments by basis and by tier."""
     flow_header = ["group", "label", *FLOW_HEADER[2:]]
     flow_amounts = {h for h in flow_header if h.endswith("KRW")}
     flow_totals = set(flow_header[2:])
@@ -61,6 +76,10 @@ def render_finance_xlsx(report: FinanceReport) -> bytes:
             total_columns=flow_totals,
             totals={"businesses": r["businesses_paid"]},
         )
+
+
+def _open_sheets(sheet: Any, r: FinanceReport) -> None:
+    """What is still open (review queue, holds, awaiting bank details), the budget, the payments over the cap."""
     sheet.add(
         "Open",
         ["item", "businesses / payments", "KRW", "note"],
@@ -82,6 +101,10 @@ def render_finance_xlsx(report: FinanceReport) -> bytes:
         amount_columns={"amount_krw", "cap_krw"},
         total_columns={"amount_krw"},
     )
+
+
+def _loss_sheets(sheet: Any, r: FinanceReport) -> None:
+    """The claimed losses by tier and as a histogram."""
     losses = r["losses"]
     band_rows = [[b["key"], b["label"], b["businesses"], b["claimed_loss_krw"]] for b in losses["bands"]]
     sheet.add(
@@ -101,6 +124,9 @@ def render_finance_xlsx(report: FinanceReport) -> bytes:
         total_columns={"businesses"},
     )
 
+
+def _daily_sheet(wb: Any, sheet: Any, r: FinanceReport) -> None:
+    """The daily series, with its two native charts beside it."""
     daily, _ = _daily_rows(r)
     daily_totals = set(DAILY_HEADER[1:-1])
     ws = sheet.add(
@@ -146,5 +172,3 @@ def render_finance_xlsx(report: FinanceReport) -> bytes:
         cum.set_y_axis({"name": "KRW", "num_format": "#,##0"})
         cum.set_legend({"none": True})
         ws.insert_chart(20, len(DAILY_HEADER) + 1, cum, {"x_scale": 1.5, "y_scale": 1.2})
-    wb.close()
-    return buf.getvalue()
