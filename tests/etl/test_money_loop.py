@@ -233,3 +233,19 @@ def test_a_business_held_for_two_reasons_is_one_row_of_holds_csv(ws, program):
     assert {h["reason"] for h in holds} == {"shared_account; suspected_duplicate"}
     manifest = json.loads((ws.settings.outbox / "reviews" / "2022-10-15" / "manifest.json").read_text())
     assert manifest["holds"] == limit + 1
+
+
+def test_a_business_over_the_threshold_held_for_two_reasons_is_one_row_of_the_review_queue(ws, program):
+    """A business held for two reasons is one row of review_queue.csv (one per business, CONTRACT.md), and the
+    summary's review queue counts it once."""
+    shared = {"bank_code": "004", "account_no": "402-21-0918-771", "account_holder": "최수상", "phone": "010-5555-0101"}
+    limit = program.max_businesses_per_account
+    rows = [
+        claim(receipt_no=f"R{i}", business_reg_no=make_brn(100 + i), claimed_loss_krw=900_000, **shared)
+        for i in range(limit + 1)
+    ]
+    ws.deliver("2022-10-15", rows)
+    run(ws, program, "2022-10-15")
+    queue = ws.csv_rows("reviews", "2022-10-15", "review_queue.csv")
+    assert sorted(q["claimant_key"] for q in queue) == sorted(make_brn(100 + i) for i in range(limit + 1))
+    assert {q["hold"] for q in queue} == {"shared_account; suspected_duplicate"}

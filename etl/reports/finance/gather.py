@@ -259,7 +259,6 @@ def finance_report(wh: Warehouse, program: Program, day: dt.date) -> FinanceRepo
         payments, {p["payment_id"]: str(p["basis"]) for p in payments}, basis_labels, [*contract.basis_codes(program)]
     )
 
-    in_queue = {q["claimant_key"]: q for q in queue}  # a business with two hold reasons is listed twice
     holds_by_key = {h["claimant_key"]: h for h in held}
     by_reason: dict[str, int] = {}
     for h in held:
@@ -295,10 +294,10 @@ def finance_report(wh: Warehouse, program: Program, day: dt.date) -> FinanceRepo
         "by_basis": by_basis,
         "by_tier": by_tier,
         "review_queue": {
-            "businesses": len(in_queue),
-            "held": sum(1 for q in in_queue.values() if q["hold_reason"]),
-            "claimed_loss_krw": sum(int(q["loss_krw"]) for q in in_queue.values()),
-            "already_paid_krw": sum(int(q["paid_krw"]) for q in in_queue.values()),
+            "businesses": len(queue),  # one row per business (review_queue.sql)
+            "held": sum(1 for q in queue if q["hold_reason"]),
+            "claimed_loss_krw": sum(int(q["loss_krw"]) for q in queue),
+            "already_paid_krw": sum(int(q["paid_krw"]) for q in queue),
         },
         "holds": {
             "businesses": len(holds_by_key),
