@@ -21,7 +21,7 @@ import functools
 import io
 import os
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from etl.core import contract
@@ -136,10 +136,7 @@ def payer_text(payment: Mapping[str, object], bank: Bank | None = None) -> str:
 
 # --- the bulk-transfer sheet (대량이체) -------------------------------------------------------------------
 
-BULK_TRANSFER_XLSX = contract.BULK_TRANSFER_XLSX
 SHEET_NAME = "대량이체"
-# The only fields a layout may write as numbers: a bank code or an account number as a number loses its zeros.
-NUMBER_FIELDS = contract.BULK_NUMBER_FIELDS
 COMPUTED_FIELDS: Mapping[str, Callable[[Mapping[str, object], Bank | None], str]] = {
     "payee_text": payee_text,
     "payer_text": payer_text,
@@ -148,49 +145,39 @@ COMPUTED_FIELDS: Mapping[str, Callable[[Mapping[str, object], Bank | None], str]
 FIXED_CREATED = dt.datetime(2022, 10, 15, 0, 0, 0)
 
 
-def cell_value(
-    payment: Mapping[str, object], field: str, numeric_fields: Iterable[str], bank: Bank | None = None
-) -> str | int:
-    """A payment's value for a layout field, as the sheet holds it (int for numeric fields, else text)."""
+def cell_value(payment: Mapping[str, object], field: str, bank: Bank) -> str | int:
+    """A payment's value for a layout field, as the bank's sheet holds it (int for its number fields, else text)."""
     if field in COMPUTED_FIELDS:
         value: object = COMPUTED_FIELDS[field](payment, bank)
     elif field in payment:
         value = payment[field]
     else:
         raise ValueError(f"layout field {field!r} is neither a payment column nor one of {sorted(COMPUTED_FIELDS)}")
-    if field in set(numeric_fields):
+    if field in bank.bulk_transfer_number_fields:
         if isinstance(value, bool) or not isinstance(value, (int, str)) or not str(value).isdigit():
             raise ValueError(f"{field} must be a whole number")  # never echo the value: it may be an account
         return int(value)
     return "" if value is None else str(value)
 
 
-def bulk_transfer_xlsx(
-    payments: Sequence[Mapping[str, object]],
-    layout: Sequence[tuple[str, str]] | None = None,
-    *,
-    numeric_fields: Iterable[str] | None = None,
-    bank: Bank | None = None,
-) -> bytes:
-    """The bulk-transfer workbook: one header row (frozen), one row per payment in the order given.
-
-    `layout` and `numeric_fields` default to the bank's ([bank] of the program config).
+def bulk_transfer_xlsx(payments: Sequence[Mapping[str, object]], bank: Bank | None = None) -> bytes:
+    """The bulk-transfer workbook in the bank's layout: one header row (frozen), one row per payment in the
+    order given. `bank` defaults to the [bank] of the program config this process runs.
 
     Text cells (codes, account numbers, names, passbook texts) are strings with the text format "@" (whole
-    columns too, so a cell typed in later stays text); `numeric_fields` are integers with format "0". A
+    columns too, so a cell typed in later stays text); the bank's number fields are integers with format "0". A
     string is never written as a formula. The bytes depend only on the arguments.
     """
     import xlsxwriter
 
     bank = bank or configured_bank()
-    layout = bank.bulk_transfer_columns if layout is None else layout
+    layout, numeric = bank.bulk_transfer_columns, bank.bulk_transfer_number_fields
     if not layout:
         raise ValueError("a bulk-transfer layout needs at least one column")
-    numeric = bank.bulk_transfer_number_fields if numeric_fields is None else frozenset(numeric_fields)
-    if numeric - NUMBER_FIELDS:
+    if numeric - contract.BULK_NUMBER_FIELDS:
         raise ValueError(
-            f"only {', '.join(sorted(NUMBER_FIELDS))} may be written as a number, not {', '.join(sorted(numeric))}:"
-            " codes and account numbers would lose their leading zeros"
+            f"only {', '.join(sorted(contract.BULK_NUMBER_FIELDS))} may be written as a number, not"
+            f" {', '.join(sorted(numeric))}: codes and account numbers would lose their leading zeros"
         )
     buf = io.BytesIO()
     workbook = xlsxwriter.Workbook(buf, {"in_memory": True, "strings_to_formulas": False, "strings_to_urls": False})
@@ -204,7 +191,7 @@ def bulk_transfer_xlsx(
         sheet.write_string(0, col, header, header_fmt)
     for row, payment in enumerate(payments, start=1):
         for col, (_, field) in enumerate(layout):
-            value: Any = cell_value(payment, field, numeric, bank)
+            value: Any = cell_value(payment, field, bank)
             if isinstance(value, int):
                 sheet.write_number(row, col, value, number_fmt)
             else:

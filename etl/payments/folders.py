@@ -170,8 +170,8 @@ def write_payments(root: Path, day: dt.date, key: bytes | None, header: dict, pr
     folder.sheet(c.PAYMENTS_CSV, cols, [[p[col] for col in cols] for p in payments], xlsx=False)
     if payments:  # a pain.001 needs at least one transaction: a day without payments has none
         folder.file(FILE_NAME, _pain001(program, day, payments, approval), len(payments))
-        sheet = banking.bulk_transfer_xlsx(payments, bank=program.bank)
-        folder.file(banking.BULK_TRANSFER_XLSX, sheet, len(payments))
+        sheet = banking.bulk_transfer_xlsx(payments, program.bank)
+        folder.file(c.BULK_TRANSFER_XLSX, sheet, len(payments))
     control_sum = sum(int(p["amount_krw"]) for p in payments)
     folder.close({
         **header,

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from etl.core import contract
 from etl.core.config import load_program
 from etl.io import outbox
 from etl.payments import banking, seal
@@ -104,7 +105,7 @@ def _publish(
         xml = _xml(payments, approved_at) if xml_data is None else xml_data
         written.append(_write(folder, "pain001.xml", xml, len(payments)))
     if xlsx:
-        written.append(_write(folder, banking.BULK_TRANSFER_XLSX, banking.bulk_transfer_xlsx(payments), len(payments)))
+        written.append(_write(folder, contract.BULK_TRANSFER_XLSX, banking.bulk_transfer_xlsx(payments), len(payments)))
     header = {
         "program": "kakao-1015",
         "run_date": DAY.isoformat(),
@@ -420,7 +421,7 @@ def test_a_bulk_sheet_that_differs_from_the_csv_fails(tmp_path: Path, capsys):
     changed = _payments()
     changed[1]["account_no"] = "99999999999"
     changed[2]["amount_krw"] = 700001
-    (folder / banking.BULK_TRANSFER_XLSX).write_bytes(banking.bulk_transfer_xlsx(changed))
+    (folder / contract.BULK_TRANSFER_XLSX).write_bytes(banking.bulk_transfer_xlsx(changed))
     _reseal_files(folder)
     err = _fails(
         folder,
@@ -445,10 +446,10 @@ def test_account_numbers_typed_as_numbers_fail(tmp_path: Path, capsys):
         ws.write_string(0, col, header)
     for row, p in enumerate(_payments(), start=1):
         for col, (_, fld) in enumerate(bank.bulk_transfer_columns):
-            value = banking.cell_value(p, fld, bank.bulk_transfer_number_fields, bank)
+            value = banking.cell_value(p, fld, bank)
             ws.write_number(row, col, int(value)) if fld == "account_no" else ws.write(row, col, value)
     wb.close()
-    (folder / banking.BULK_TRANSFER_XLSX).write_bytes(buf.getvalue())
+    (folder / contract.BULK_TRANSFER_XLSX).write_bytes(buf.getvalue())
     _reseal_files(folder)
     _fails(folder, capsys, "column 입금계좌번호: a number, not text")
 
@@ -539,7 +540,7 @@ def _redirect_account(folder: Path) -> tuple[str, str]:
     _replace_in(folder, "payments.csv", f",{old},".encode(), f",{new},".encode())
     _replace_in(folder, "pain001.xml", f">{old}<".encode(), f">{new}<".encode())
     rows = outbox_rows(folder)
-    (folder / banking.BULK_TRANSFER_XLSX).write_bytes(
+    (folder / contract.BULK_TRANSFER_XLSX).write_bytes(
         banking.bulk_transfer_xlsx([{k: v.lstrip("'") for k, v in r.items()} for r in rows])
     )
     return old, new
@@ -573,7 +574,7 @@ def test_adding_a_million_won_to_a_payment_fails(day15, capsys, insider):
     _replace_in(folder, "pain001.xml", b"<CtrlSum>110000<", b"<CtrlSum>1110000<")
     _replace_in(folder, "pain001.xml", b"<CtrlSum>110000<", b"<CtrlSum>1110000<")
     rows = [{k: v.lstrip("'") for k, v in r.items()} for r in outbox_rows(folder)]
-    (folder / banking.BULK_TRANSFER_XLSX).write_bytes(banking.bulk_transfer_xlsx(rows))
+    (folder / contract.BULK_TRANSFER_XLSX).write_bytes(banking.bulk_transfer_xlsx(rows))
     _reseal_files(folder, key=KEY if insider else None)
     if insider:
         _fails(

@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from etl.core import contract
 from etl.core.clock import KST
 from etl.core.config import Bank
 from etl.core.errors import ReliefError
@@ -174,11 +175,11 @@ def _bank_of(report: VerifyReport, manifest: dict) -> Bank | None:
 
 def _check_xlsx(report: VerifyReport, data: bytes, payments: dict[str, _Payment], manifest: dict) -> None:
     """The bulk-transfer sheet holds payments.csv's payments, in its order, cell for cell, typed as the layout says."""
-    name = banking.BULK_TRANSFER_XLSX
+    name = contract.BULK_TRANSFER_XLSX
     bank = _bank_of(report, manifest)
     if bank is None:
         return
-    layout, numeric = bank.bulk_transfer_columns, bank.bulk_transfer_number_fields
+    layout = bank.bulk_transfer_columns
     try:
         rows, sheets = _xlsx_rows(data)
     except ValueError as exc:
@@ -199,18 +200,18 @@ def _check_xlsx(report: VerifyReport, data: bytes, payments: dict[str, _Payment]
         values = {k: _uninert(v) for k, v in paid.row.items()}
         for col, (header, fld) in enumerate(layout):
             cell = cells[col] if col < len(cells) else None
-            problem = _xlsx_cell_problem(cell, values, fld, numeric, bank)
+            problem = _xlsx_cell_problem(cell, values, fld, bank)
             if problem:
                 report.problems.append(f"{where} column {header}: {problem}")
 
 
-def _xlsx_cell_problem(cell: Any, values: dict[str, str], fld: str, numeric: frozenset[str], bank: Bank) -> str | None:
+def _xlsx_cell_problem(cell: Any, values: dict[str, str], fld: str, bank: Bank) -> str | None:
     """What is wrong with one sheet cell against the payment's value for its field; None when it is right."""
     value = cell.value if cell is not None else None
     if cell is not None and cell.data_type == "f":
         return "a formula (content not shown); do not upload"
     try:
-        want = banking.cell_value(values, fld, numeric, bank)
+        want = banking.cell_value(values, fld, bank)
     except (KeyError, ValueError) as exc:
         return f"cannot be derived from {PAYMENTS_CSV}: {exc}"
     if isinstance(want, int):

@@ -7,8 +7,9 @@ import json
 import sys
 from pathlib import Path
 
+from etl.core import contract
 from etl.io.outbox import MANIFEST
-from etl.payments import banking, iso20022
+from etl.payments import iso20022
 from etl.payments.verify.bank_files import _check_pain001, _check_xlsx
 from etl.payments.verify.day_manifest import _check_day_manifest
 from etl.payments.verify.files import (
@@ -108,7 +109,7 @@ def _check_bank_files(
             f"{iso20022.FILE_NAME}: missing: a day with payments must have its pain.001 (and the manifest must"
             " name it); do not upload"
         )
-    xlsx = present(banking.BULK_TRANSFER_XLSX)
+    xlsx = present(contract.BULK_TRANSFER_XLSX)
     if xlsx is not None:
         _check_xlsx(report, xlsx, payments, manifest)
 

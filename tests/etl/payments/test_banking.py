@@ -92,7 +92,7 @@ def test_another_banks_texts_and_layout_are_a_config_change(program):
         ),
         bulk_transfer_number_fields=frozenset(),
     )
-    ws = openpyxl.load_workbook(io.BytesIO(banking.bulk_transfer_xlsx(_payments()[:1], bank=bank))).active
+    ws = openpyxl.load_workbook(io.BytesIO(banking.bulk_transfer_xlsx(_payments()[:1], bank))).active
     assert [c.value for c in ws[1]] == ["은행", "계좌", "금액", "받는분", "보내는분"]
     assert [c.value for c in ws[2]] == ["004", ACCOUNTS[0], "30000", "1015지원3만", "0000001"]
 
@@ -142,16 +142,22 @@ def test_bulk_transfer_sheet_bytes_do_not_depend_on_the_clock():
     assert banking.bulk_transfer_xlsx(_payments()[:2]) != first
 
 
+def _bank(columns, number_fields=frozenset({"amount_krw"})):
+    return dataclasses.replace(
+        banking.configured_bank(), bulk_transfer_columns=tuple(columns), bulk_transfer_number_fields=number_fields
+    )
+
+
 def test_a_bank_layout_of_its_own():
     layout = [("은행", "bank_code"), ("계좌", "account_no"), ("금액", "amount_krw"), ("적요", "payee_text")]
-    data = banking.bulk_transfer_xlsx(_payments(), layout, numeric_fields=frozenset())
+    data = banking.bulk_transfer_xlsx(_payments(), _bank(layout, frozenset()))
     ws = openpyxl.load_workbook(io.BytesIO(data)).active
     assert [c.value for c in ws[1]] == ["은행", "계좌", "금액", "적요"]
     assert ws["C2"].value == "30000" and ws["C2"].data_type == "s"  # this bank wants amounts as text
     with pytest.raises(ValueError, match="nope"):
-        banking.bulk_transfer_xlsx(_payments(), [("x", "nope")])
+        banking.bulk_transfer_xlsx(_payments(), _bank([("x", "nope")]))
     with pytest.raises(ValueError, match="leading zeros"):
-        banking.bulk_transfer_xlsx(_payments(), [("계좌", "account_no")], numeric_fields={"account_no"})
+        banking.bulk_transfer_xlsx(_payments(), _bank([("계좌", "account_no")], frozenset({"account_no"})))
     with pytest.raises(ValueError, match="whole number") as err:
         banking.bulk_transfer_xlsx([dict(_payments()[0], amount_krw=ACCOUNTS[0] + "x")])
     assert not any(a in str(err.value) for a in ACCOUNTS)
