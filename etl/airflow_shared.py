@@ -150,35 +150,35 @@ def _day_of(ti: Any) -> dt.date:
 
 
 class _OutboxLink(BaseOperatorLink):
-    relative = ""
+    page = ""  # a name of etl.approval_view.DAY_PAGES
 
     @property
     def xcom_key(self) -> str:
         return f"_link_{type(self).__name__}"
 
     def get_link(self, operator: Any, *, ti_key: Any) -> str:
-        from etl.approval_view import outbox_url
+        from etl.approval_view import day_page, outbox_url
         from etl.core.settings import Settings
 
-        return outbox_url(Settings.resolve().outbox, self.relative.format(day=_day_of(ti_key).isoformat()))
+        return outbox_url(Settings.resolve().outbox, day_page(self.page, _day_of(ti_key)))
 
 
 class DataDocsLink(_OutboxLink):
     """The day's Great Expectations Data Docs (`reports/DAY/data_docs/index.html`)."""
 
     name = "Data Docs"
-    relative = "reports/{day}/data_docs/index.html"
+    page = "data_docs"
 
 
 class PayeePreviewLink(_OutboxLink):
     """The masked payee preview of the day's batch (`reports/DAY/approval/payees.html`)."""
 
     name = "Payees (masked)"
-    relative = "reports/{day}/approval/payees.html"
+    page = "payee_preview"
 
 
 class FinanceReportLink(_OutboxLink):
     """The day's finance report (`reports/finance/DAY/finance.html`, written when the day is published)."""
 
     name = "Finance report"
-    relative = "reports/finance/{day}/finance.html"
+    page = "finance_report"

@@ -81,14 +81,23 @@ def link(outbox: Path, relative: str) -> Link:
     return {"path": relative, "url": outbox_url(outbox, relative), "exists": (Path(outbox) / relative).exists()}
 
 
+# The pages people open for a day, by name, relative to the outbox: the approval form and the tasks' links in
+# the Airflow UI (etl/airflow_shared.py) both point here.
+DAY_PAGES = {
+    "payee_preview": "reports/{day}/approval/payees.html",
+    "data_docs": "reports/{day}/data_docs/index.html",
+    "finance_report": "reports/finance/{day}/finance.html",
+}
+
+
+def day_page(name: str, day: dt.date) -> str:
+    """A day's page (DAY_PAGES), relative to the outbox."""
+    return DAY_PAGES[name].format(day=day.isoformat())
+
+
 def day_links(outbox: Path, day: dt.date) -> dict[str, Link]:
     """The pages people open for a day (they may not exist yet: `exists` says)."""
-    d = day.isoformat()
-    return {
-        "payee_preview": link(outbox, f"reports/{d}/approval/payees.html"),
-        "data_docs": link(outbox, f"reports/{d}/data_docs/index.html"),
-        "finance_report": link(outbox, f"reports/finance/{d}/finance.html"),
-    }
+    return {name: link(outbox, day_page(name, day)) for name in DAY_PAGES}
 
 
 def mask_name(name: str) -> str:
