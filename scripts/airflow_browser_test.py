@@ -219,7 +219,8 @@ class Airflow:
     def crashes(self) -> list[str]:
         """Lines where an Airflow component's loop died (the triggerer's, the scheduler's): each one can fail
         whatever that component was running (a deadline callback returning a dict crashed the triggerer)."""
-        return [line[:300] for line in self.tail(10**9).splitlines() if "Exception when executing" in line]
+        text = self.output.read_text(encoding="utf-8", errors="replace") if self.output.is_file() else ""
+        return [line[:300] for line in text.splitlines() if "Exception when executing" in line]
 
     def task_logs(self, newest: int = 4, lines: int = 12) -> str:
         """The last events of the newest task attempt logs: what a failed or retried task said."""
