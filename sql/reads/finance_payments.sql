@@ -1,4 +1,5 @@
--- Every payment issued up to :as_of (no account details) with its basis and its latest bank result as of that day.
+-- Every payment issued up to :as_of (no account details) with its basis and its latest bank result as of that day:
+-- the reconciliation (publish, the close) and the finance report.
 with results as (
     select
         payment_id,
