@@ -7,10 +7,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 
-def reconcile(payments: Iterable[Mapping], run_date: str) -> dict:
+def reconcile(groups: Iterable[Mapping], run_date: str) -> dict:
     """Issued, settled, returned and outstanding payments (count and KRW), for the day and cumulative.
 
-    `payments` are every payment issued up to the day with its latest bank result (status, result_date).
+    `groups` are sql/reads/payment_groups.sql's rows: the payments issued up to the day, counted (`payments`)
+    and summed (`krw`) by the day issued (`run_date`) and latest bank result (`status`, `result_date`).
     """
 
     def bucket() -> dict:
@@ -18,18 +19,16 @@ def reconcile(payments: Iterable[Mapping], run_date: str) -> dict:
 
     cumulative = {k: bucket() for k in ("issued", "settled", "returned", "outstanding")}
     day = {k: bucket() for k in ("issued", "settled", "returned")}
-    for p in payments:
-        amount = int(p["amount_krw"])
-        state = p["status"] or "outstanding"
-        for target in (cumulative["issued"], cumulative[state]):
-            target["count"] += 1
-            target["krw"] += amount
-        if p["run_date"] == run_date:
-            day["issued"]["count"] += 1
-            day["issued"]["krw"] += amount
-        if p["status"] and p["result_date"] == run_date:
-            day[p["status"]]["count"] += 1
-            day[p["status"]]["krw"] += amount
+    for g in groups:
+        count, krw = int(g["payments"]), int(g["krw"])
+        targets = [cumulative["issued"], cumulative[g["status"] or "outstanding"]]
+        if g["run_date"] == run_date:
+            targets.append(day["issued"])
+        if g["status"] and g["result_date"] == run_date:
+            targets.append(day[g["status"]])
+        for target in targets:
+            target["count"] += count
+            target["krw"] += krw
     parts = ("settled", "returned", "outstanding")
     balanced = all(cumulative["issued"][unit] == sum(cumulative[k][unit] for k in parts) for unit in ("count", "krw"))
     return {"run_date": run_date, "day": day, "cumulative": cumulative, "balanced": balanced}

@@ -65,7 +65,7 @@ def _read_day(wh: Warehouse, program: Program, day: dt.date, require_validation:
             )
         }
         read["awaiting"] = Warehouse.rows(conn, "awaiting_bank_details", run_date=run_date)[0]
-        read["reconciliation"] = reconcile(Warehouse.rows(conn, "finance_payments", as_of=run_date), run_date)
+        read["reconciliation"] = reconcile(Warehouse.rows(conn, "payment_groups", as_of=run_date), run_date)
     read["status"], read["run_id"] = status[0]["status"], status[0]["run_id"]
     read["previous_day"] = previous[0]["run_date"] if previous else None
     read["day_counts"] = json.loads(status[0]["day_counts"])

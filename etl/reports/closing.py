@@ -53,7 +53,7 @@ def _gather(conn: Any, program: Program, as_of: str) -> dict[str, Any]:
             "holds": len({h["claimant_key"] for h in rows("current_holds")}),
             "awaiting_bank_details": rows("awaiting_bank_details")[0],
         },
-        "reconciliation": reconcile(rows("finance_payments"), as_of),
+        "reconciliation": reconcile(rows("payment_groups"), as_of),
     }
 
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 import bisect
 import datetime as dt
 import json
-import statistics
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from etl.core import contract
@@ -34,9 +33,9 @@ def _money() -> Money:
     return {"count": 0, "krw": 0}
 
 
-def _add(m: Money, amount: int) -> None:
-    m["count"] += 1
-    m["krw"] += amount
+def _add(m: Money, krw: int, count: int = 1) -> None:
+    m["count"] += count
+    m["krw"] += krw
 
 
 def _less(a: Money, b: Money) -> Money:
@@ -51,12 +50,13 @@ def published_day(conn: Any, day: dt.date) -> str:
     return str(latest[0]["run_date"])
 
 
-def money_totals(conn: Any, as_of: str, payments: list[dict] | None = None) -> MoneyTotals:
+def money_totals(conn: Any, as_of: str, groups: list[dict] | None = None) -> MoneyTotals:
     """Issued, settled, returned, outstanding and net (count, KRW), for the day `as_of` and cumulative.
 
-    The reconciliation's own arithmetic (etl/ledger/reconciliation.py), so these agree with reconciliation.json.
+    The reconciliation's own arithmetic (etl/ledger/reconciliation.py) on the same payment groups, so these
+    agree with reconciliation.json.
     """
-    rows = payments if payments is not None else Warehouse.rows(conn, "finance_payments", as_of=as_of)
+    rows = groups if groups is not None else Warehouse.rows(conn, "payment_groups", as_of=as_of)
     rec = reconcile(rows, as_of)
     day, cum = rec["day"], rec["cumulative"]
     net = _less(cum["issued"], cum["returned"])
@@ -109,12 +109,18 @@ def _tier_labels(program: Program) -> dict[str, str]:
     return labels
 
 
-def _flows(payments: list[dict], group: Mapping[str, str], labels: Mapping[str, str], order: list[str]) -> list[Flow]:
-    """Payments grouped by `group[payment_id]`, in `order` then any other key alphabetically."""
+def _flows(
+    groups: Iterable[Mapping],
+    key_of: Callable[[Mapping], str],
+    businesses: str,
+    labels: Mapping[str, str],
+    order: list[str],
+) -> list[Flow]:
+    """Payment groups (`payments`, `krw`, `status`, and the businesses counted in column `businesses`) added up
+    by `key_of(group)`, in `order` then any other key alphabetically."""
     flows: dict[str, Flow] = {}
-    paid: dict[str, set[str]] = {}
-    for p in payments:
-        key = group[p["payment_id"]]
+    for g in groups:
+        key = key_of(g)
         f = flows.get(key)
         if f is None:
             f = flows[key] = {
@@ -127,28 +133,28 @@ def _flows(payments: list[dict], group: Mapping[str, str], labels: Mapping[str, 
                 "outstanding": _money(),
                 "net": _money(),
             }
-        amount = int(p["amount_krw"])
-        _add(f["issued"], amount)
-        _add(_state(f, p["status"]), amount)
-        paid.setdefault(key, set()).add(p["claimant_key"])
-    for key, f in flows.items():
-        f["businesses"] = len(paid[key])
+        krw, count = int(g["krw"]), int(g["payments"])
+        _add(f["issued"], krw, count)
+        _add(_state(f, g["status"]), krw, count)
+        f["businesses"] += int(g[businesses])
+    for f in flows.values():
         f["net"] = _less(f["issued"], f["returned"])
     rank = {k: i for i, k in enumerate(order)}
     return [flows[k] for k in sorted(flows, key=lambda k: (rank.get(k, len(rank)), k))]
 
 
-def _ages(payments: list[dict], as_of: str) -> list[AgeBucket]:
+def _ages(groups: list[dict], as_of: str) -> list[AgeBucket]:
+    """Outstanding payments (no bank result yet) by days since issue."""
     day = dt.date.fromisoformat(as_of)
     out: list[AgeBucket] = [{"age": name, "count": 0, "krw": 0} for name, _, _ in AGE_BUCKETS]
-    for p in payments:
-        if p["status"]:
+    for g in groups:
+        if g["status"]:
             continue
-        age = (day - dt.date.fromisoformat(p["run_date"])).days
+        age = (day - dt.date.fromisoformat(g["run_date"])).days
         for bucket, (_, low, high) in zip(out, AGE_BUCKETS):
             if age >= low and (high is None or age <= high):
-                bucket["count"] += 1
-                bucket["krw"] += int(p["amount_krw"])
+                bucket["count"] += int(g["payments"])
+                bucket["krw"] += int(g["krw"])
                 break
     return out
 
@@ -167,33 +173,46 @@ def loss_edges(losses: Iterable[int]) -> list[int]:
     return edges
 
 
-def _distribution(program: Program, states: list[dict]) -> LossDistribution:
-    losses = sorted(int(s["loss_krw"]) for s in states)
-    positive = [v for v in losses if v > 0]
-    edges = loss_edges(positive)
+def _median_low(counted: list[tuple[int, int]]) -> int | None:
+    """statistics.median_low of the values `counted` as (value, how many), sorted by value."""
+    total = sum(n for _, n in counted)
+    seen, middle = 0, (total - 1) // 2  # the lower middle's index among the values, 0-based
+    for value, n in counted:
+        seen += n
+        if seen > middle:
+            return value
+    return None
+
+
+def _distribution(program: Program, losses: list[dict]) -> LossDistribution:
+    """The latest claimed losses (finance_losses.sql: each distinct loss and its businesses) as a log-scale
+    histogram, a median and the tier bands."""
+    counted = sorted((int(r["loss_krw"]), int(r["businesses"])) for r in losses)
+    positive = [(v, n) for v, n in counted if v > 0]
+    edges = loss_edges(v for v, _ in positive)
     counts = [0] * max(len(edges) - 1, 0)
-    for v in positive:
-        counts[min(bisect.bisect_right(edges, v) - 1, len(counts) - 1)] += 1
+    for v, n in positive:
+        counts[min(bisect.bisect_right(edges, v) - 1, len(counts) - 1)] += n
     labels = _tier_labels(program)
     bands: dict[str, Band] = {
         k: {"key": k, "label": labels[k], "businesses": 0, "claimed_loss_krw": 0}
         for k in [*(t.basis for t in program.tiers), REVIEW, NO_LOSS]
     }
-    for v in losses:
+    for v, n in counted:
         band = bands[_tier_key(program, v)]
-        band["businesses"] += 1
-        band["claimed_loss_krw"] += v
+        band["businesses"] += n
+        band["claimed_loss_krw"] += v * n
     return {
-        "businesses": len(losses),
-        "with_loss": len(positive),
-        "median_krw": int(statistics.median_low(positive)) if positive else None,
+        "businesses": sum(n for _, n in counted),
+        "with_loss": sum(n for _, n in positive),
+        "median_krw": _median_low(positive),
         "edges_krw": edges,
         "counts": counts,
         "bands": [b for b in bands.values() if b["key"] != NO_LOSS or b["businesses"]],
     }
 
 
-def _daily(payments: list[dict], days: list[dict]) -> list[DayPoint]:
+def _daily(groups: list[dict], days: list[dict]) -> list[DayPoint]:
     """Each published day: reports received (its summary's counts) and the money that moved that day."""
     points: dict[str, DayPoint] = {}
 
@@ -213,11 +232,11 @@ def _daily(payments: list[dict], days: list[dict]) -> list[DayPoint]:
     for d in days:
         counts = json.loads(d["day_counts"]) if d["day_counts"] else {}
         point(str(d["run_date"]))["reports_received"] = int(counts.get("reports_received", 0))
-    for p in payments:
-        amount = int(p["amount_krw"])
-        _add(point(p["run_date"])["issued"], amount)
-        if p["status"]:
-            _add(_state(point(p["result_date"]), p["status"]), amount)
+    for g in groups:
+        krw, count = int(g["krw"]), int(g["payments"])
+        _add(point(g["run_date"])["issued"], krw, count)
+        if g["status"]:
+            _add(_state(point(g["result_date"]), g["status"]), krw, count)
     running = _money()
     out = []
     for day in sorted(points):
@@ -234,9 +253,10 @@ def finance_report(wh: Warehouse, program: Program, day: dt.date) -> FinanceRepo
     threshold = program.review_threshold_krw
     with wh.begin() as conn:
         as_of = published_day(conn, day)
-        payments = Warehouse.rows(conn, "finance_payments", as_of=as_of)
-        money = money_totals(conn, as_of, payments)
-        states = Warehouse.rows(conn, "close_latest_states", as_of=as_of)
+        groups = Warehouse.rows(conn, "payment_groups", as_of=as_of)
+        money = money_totals(conn, as_of, groups)
+        paid = Warehouse.rows(conn, "finance_payment_groups", as_of=as_of)
+        losses = Warehouse.rows(conn, "finance_losses", as_of=as_of)
         queue = Warehouse.rows(conn, "review_queue", run_date=as_of, review_threshold_krw=threshold)
         held = Warehouse.rows(conn, "current_holds", run_date=as_of)
         awaiting = Warehouse.rows(conn, "awaiting_bank_details", run_date=as_of)[0]
@@ -246,17 +266,15 @@ def finance_report(wh: Warehouse, program: Program, day: dt.date) -> FinanceRepo
 
     tiers_order = [t.basis for t in program.tiers]
     labels = _tier_labels(program)
-    tier_of = {s["claimant_key"]: _tier_key(program, int(s["loss_krw"])) for s in states}
-    by_tier = _flows(
-        payments,
-        {p["payment_id"]: tier_of.get(p["claimant_key"], "unknown") for p in payments},
-        labels,
-        [*tiers_order, REVIEW, NO_LOSS],
-    )
+
+    def tier_of(group: Mapping) -> str:  # the tier of the paid business's latest loss; no state: unknown
+        return "unknown" if group["loss_krw"] is None else _tier_key(program, int(group["loss_krw"]))
+
+    by_tier = _flows(paid, tier_of, "businesses", labels, [*tiers_order, REVIEW, NO_LOSS])
     basis_labels = {t.basis: f"the tier's {t.support_krw:,}" for t in program.tiers}
     basis_labels |= {contract.REVIEW_BASIS: "a council approval", contract.TOP_UP_BASIS: "a top-up to a higher tier"}
     by_basis = _flows(
-        payments, {p["payment_id"]: str(p["basis"]) for p in payments}, basis_labels, [*contract.basis_codes(program)]
+        paid, lambda g: str(g["basis"]), "basis_businesses", basis_labels, [*contract.basis_codes(program)]
     )
 
     holds_by_key = {h["claimant_key"]: h for h in held}
@@ -289,8 +307,8 @@ def finance_report(wh: Warehouse, program: Program, day: dt.date) -> FinanceRepo
             {"basis": t.basis, "max_loss_krw": t.max_loss_krw, "support_krw": t.support_krw} for t in program.tiers
         ],
         "money": money,
-        "outstanding_age": _ages(payments, as_of),
-        "businesses_paid": len({p["claimant_key"] for p in payments}),
+        "outstanding_age": _ages(groups, as_of),
+        "businesses_paid": sum(int(g["businesses"]) for g in paid),
         "by_basis": by_basis,
         "by_tier": by_tier,
         "review_queue": {
@@ -315,8 +333,8 @@ def finance_report(wh: Warehouse, program: Program, day: dt.date) -> FinanceRepo
             "still_owed_krw": owed,
             "committed_krw": net + owed,
         },
-        "daily": _daily(payments, days),
-        "losses": _distribution(program, states),
+        "daily": _daily(groups, days),
+        "losses": _distribution(program, losses),
     }
 
 

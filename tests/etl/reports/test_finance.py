@@ -186,6 +186,19 @@ def test_the_daily_series_and_the_losses(report):
     assert {b["key"]: b["businesses"] for b in losses["bands"]} == {"tier_30000": 6, "tier_50000": 1, "review": 2}
 
 
+@pytest.mark.parametrize(
+    "values", [[5], [1, 2], [3, 1, 2], [200_000, 200_000, 100_000, 900_000], [1, 1, 1, 7, 7, 7, 7], list(range(1, 12))]
+)
+def test_the_median_of_counted_losses_is_statistics_median_low(values):
+    import statistics
+
+    from etl.reports.finance.gather import _median_low
+
+    counted = sorted((v, values.count(v)) for v in set(values))  # finance_losses.sql: each loss once, counted
+    assert _median_low(counted) == statistics.median_low(values)
+    assert _median_low([]) is None
+
+
 def test_loss_edges_are_ten_a_decade_in_whole_won():
     edges = loss_edges([12_345, 300_000, 2_000_000])
     assert edges[0] == 10_000 and edges[-1] == 10_000_000 and len(edges) == 31

@@ -1,0 +1,55 @@
+-- The payments issued up to :as_of counted and summed by the paid business's latest claimed loss (its tier is
+-- decided in Python from the program's tiers; no state: null), basis and latest bank result as of that day (none
+-- yet: null). `businesses` counts each business paid once (on its first payment's group) and `basis_businesses`
+-- once per basis, so either adds up over groups to distinct businesses.
+with results as (
+    select
+        payment_id,
+        status,
+        row_number() over (partition by payment_id order by run_date desc, line_no desc) as result_rank
+    from payment_returns
+    where run_date <= :as_of
+),
+
+latest as (
+    select payment_id, status from results where result_rank = 1
+),
+
+ranked_states as (
+    select
+        claimant_key,
+        loss_krw,
+        row_number() over (partition by claimant_key order by run_date desc) as state_rank
+    from business_state
+    where run_date <= :as_of
+),
+
+losses as (
+    select claimant_key, loss_krw from ranked_states where state_rank = 1
+),
+
+paid as (
+    select
+        p.basis,
+        p.amount_krw,
+        l.status,
+        s.loss_krw,
+        row_number() over (partition by p.claimant_key order by p.payment_id) as business_rank,
+        row_number() over (partition by p.claimant_key, p.basis order by p.payment_id) as basis_rank
+    from payments as p
+    left join latest as l on l.payment_id = p.payment_id
+    left join losses as s on s.claimant_key = p.claimant_key
+    where p.run_date <= :as_of
+)
+
+select
+    loss_krw,
+    basis,
+    status,
+    count(*) as payments,
+    sum(amount_krw) as krw,
+    sum(case when business_rank = 1 then 1 else 0 end) as businesses,
+    sum(case when basis_rank = 1 then 1 else 0 end) as basis_businesses
+from paid
+group by loss_krw, basis, status
+order by coalesce(loss_krw, -1), basis, coalesce(status, '')
