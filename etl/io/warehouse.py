@@ -137,6 +137,13 @@ class Warehouse:
         return [dict(zip(keys, row)) for row in result.fetchall()]
 
     @staticmethod
+    def stream(conn: Connection, name: str, **params) -> tuple[list[str], Iterator[tuple]]:
+        """The column names and the rows as tuples, fetched from the cursor as they are read (within `conn`'s
+        transaction): for a day's rows too many to hold as dicts."""
+        result = conn.execute(sa.text(sql(name)), params)
+        return list(result.keys()), (tuple(row) for row in result)
+
+    @staticmethod
     def scalar(conn: Connection, name: str, **params):
         return conn.execute(sa.text(sql(name)), params).scalar()
 

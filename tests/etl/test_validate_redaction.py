@@ -47,3 +47,17 @@ def test_redact_masks_every_list_of_offending_values():
     for secret in ("110432118290", "01012345678", "1234567891"):
         assert secret not in out
     assert '"unexpected_count": 2' in out and '"element_count": 9' in out
+
+
+def test_the_frame_is_built_from_streamed_tuples_in_chunks_without_floats():
+    from etl.quality import validate
+
+    n = validate._FRAME_CHUNK * 2 + 7  # three chunks
+    rows = ((i, f"R{i}", None if i % 2 else 10**12 + i, 7 if i % 3 else None) for i in range(n))
+    frame = validate._frame(rows, ["line_no", "receipt_no", "claimed_loss_krw", "phone"])
+    assert len(frame) == n and list(frame.columns) == ["line_no", "receipt_no", "claimed_loss_krw", "phone"]
+    assert str(frame["claimed_loss_krw"].dtype) == "Int64" and str(frame["line_no"].dtype) == "Int64"
+    assert frame["claimed_loss_krw"][n - 1] == 10**12 + n - 1  # whole won, never through float
+    assert frame["claimed_loss_krw"].isna().sum() == n // 2
+    assert str(frame["receipt_no"].dtype).startswith("string") and frame["receipt_no"][n - 1] == f"R{n - 1}"
+    assert frame["phone"][1] == "7" and frame["phone"].isna().sum() == len(range(0, n, 3))  # text columns are text
