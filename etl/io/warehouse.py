@@ -139,8 +139,11 @@ class Warehouse:
     @staticmethod
     def stream(conn: Connection, name: str, **params) -> tuple[list[str], Iterator[tuple]]:
         """The column names and the rows as tuples, fetched from the cursor as they are read (within `conn`'s
-        transaction): for a day's rows too many to hold as dicts."""
-        result = conn.execute(sa.text(sql(name)), params)
+        transaction): for a day's rows too many to hold as dicts. On PostgreSQL a server-side cursor, read in
+        batches (SQLite's cursor reads as it goes already)."""
+        result = conn.execute(
+            sa.text(sql(name)), params, execution_options={"stream_results": True, "yield_per": 10_000}
+        )
         return list(result.keys()), (tuple(row) for row in result)
 
     @staticmethod
