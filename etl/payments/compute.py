@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypedDict
 
@@ -228,11 +228,13 @@ def _settle(conn: Connection, ledger: Ledger, program: Program, run_date: str, p
 
 
 def _number_payments(dues: list[PaymentDue], program: Program, day: dt.date) -> list[dict]:
-    """Payment ids by the rank of the business's key among the day's payments: deterministic."""
+    """Payment ids by the rank of the business's key among the day's payments: deterministic.
+
+    A due's fields are scalars: `vars` is `asdict` without its deep copy (which cost seconds a day at scale)."""
     compact = f"{day:%Y%m%d}"
     ordered = sorted(dues, key=lambda d: d.claimant_key)
     return [
-        {**asdict(due), "payment_id": payment_id(program.payment_prefix, compact, i), "run_date": day.isoformat()}
+        {**vars(due), "payment_id": payment_id(program.payment_prefix, compact, i), "run_date": day.isoformat()}
         for i, due in enumerate(ordered, start=1)
     ]
 
