@@ -18,11 +18,9 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import io
 import os
 import re
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
 
 from etl.core import contract
 from etl.core.config import Bank
@@ -142,7 +140,7 @@ COMPUTED_FIELDS: Mapping[str, Callable[[Mapping[str, object], Bank | None], str]
     "payer_text": payer_text,
 }
 # No clock in the file: its creation date is fixed, so the same payments always give the same bytes.
-FIXED_CREATED = dt.datetime(2022, 10, 15, 0, 0, 0)
+FIXED_CREATED = dt.datetime(2022, 10, 15, tzinfo=dt.UTC)
 
 
 def cell_value(payment: Mapping[str, object], field: str, bank: Bank) -> str | int:
@@ -168,7 +166,7 @@ def bulk_transfer_xlsx(payments: Sequence[Mapping[str, object]], bank: Bank | No
     columns too, so a cell typed in later stays text); the bank's number fields are integers with format "0". A
     string is never written as a formula. The bytes depend only on the arguments.
     """
-    import xlsxwriter
+    from etl.reports.fast_xlsx import SheetWriter  # xlsxwriter took ~8 µs a cell; a day can pay millions
 
     bank = bank or configured_bank()
     layout, numeric = bank.bulk_transfer_columns, bank.bulk_transfer_number_fields
@@ -179,23 +177,11 @@ def bulk_transfer_xlsx(payments: Sequence[Mapping[str, object]], bank: Bank | No
             f"only {', '.join(sorted(contract.BULK_NUMBER_FIELDS))} may be written as a number, not"
             f" {', '.join(sorted(numeric))}: codes and account numbers would lose their leading zeros"
         )
-    buf = io.BytesIO()
-    workbook = xlsxwriter.Workbook(buf, {"in_memory": True, "strings_to_formulas": False, "strings_to_urls": False})
-    workbook.set_properties({"created": FIXED_CREATED})
-    text_fmt = workbook.add_format({"num_format": "@"})
-    header_fmt = workbook.add_format({"num_format": "@", "bold": True})
-    number_fmt = workbook.add_format({"num_format": "0"})
-    sheet = workbook.add_worksheet(SHEET_NAME)
-    for col, (header, field) in enumerate(layout):
-        sheet.set_column(col, col, max(12, 2 * len(header) + 2), number_fmt if field in numeric else text_fmt)
-        sheet.write_string(0, col, header, header_fmt)
-    for row, payment in enumerate(payments, start=1):
-        for col, (_, field) in enumerate(layout):
-            value: Any = cell_value(payment, field, bank)
-            if isinstance(value, int):
-                sheet.write_number(row, col, value, number_fmt)
-            else:
-                sheet.write_string(row, col, value, text_fmt)
-    sheet.freeze_panes(1, 0)
-    workbook.close()
-    return buf.getvalue()
+    text, number, header = 1, 2, 3  # the styles, in the order the formats are given
+    sheet = SheetWriter(len(layout), [{"num_format": "@"}, {"num_format": "0"}, {"num_format": "@", "bold": True}])
+    sheet.row([title for title, _ in layout], [header] * len(layout))
+    styles = [number if field in numeric else text for _, field in layout]
+    for payment in payments:
+        sheet.row([cell_value(payment, field, bank) for _, field in layout], styles)
+    widths = [max(12, 2 * len(title) + 2) for title, _ in layout]
+    return sheet.xlsx(SHEET_NAME, widths, styles, created=FIXED_CREATED)

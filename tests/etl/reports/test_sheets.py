@@ -4,16 +4,32 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import os
+import subprocess
+import sys
 import zipfile
+from pathlib import Path
+from xml.etree import ElementTree
 
 import pytest
 
 from etl.core import contract as c
-from etl.reports.sheets import MAX_CELL, TRUNCATED, XLSX_COPIES, sheet_name, sheet_xlsx, xlsx_copy
+from etl.core.errors import ReliefError
+from etl.reports import sheets
+from etl.reports.sheets import (
+    MAX_CELL,
+    TRUNCATED,
+    WIDTH_SAMPLE_ROWS,
+    XLSX_COPIES,
+    sheet_name,
+    sheet_xlsx,
+    xlsx_copy,
+)
 from tests.builders import claim, make_brn
 
 openpyxl = pytest.importorskip("openpyxl")
 
+REPO = Path(__file__).resolve().parents[3]
 DAY = "2022-10-15"
 BIZ = [make_brn(n) for n in range(301, 306)]
 
@@ -144,3 +160,123 @@ def test_the_same_rows_give_the_same_bytes():
     with zipfile.ZipFile(io.BytesIO(first)) as z:
         assert "2022-10-15T00:00:00Z" in z.read("docProps/core.xml").decode()
         assert {info.date_time for info in z.infolist()} == {(1980, 1, 1, 0, 0, 0)}
+
+
+# --- the fast writer (fast_xlsx): what xlsxwriter gave, at a fraction of its time ------------------------------
+
+
+def _parts(data: bytes) -> dict[str, str]:
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        return {name: z.read(name).decode() for name in z.namelist()}
+
+
+def test_a_copy_holds_the_parts_excel_expects():
+    parts = _parts(sheet_xlsx("payments 2022-10-15", ["a", "amount"], [["x", 1], ["y", 2]], ["a"], ["amount"]))
+    assert set(parts) == {
+        "[Content_Types].xml", "_rels/.rels", "docProps/core.xml", "docProps/app.xml", "xl/workbook.xml",
+        "xl/_rels/workbook.xml.rels", "xl/styles.xml", "xl/worksheets/sheet1.xml", "xl/sharedStrings.xml",
+    }  # fmt: skip
+    assert (
+        '<definedName name="_xlnm._FilterDatabase" localSheetId="0" hidden="1">'
+        "'payments 2022-10-15'!$A$1:$B$3</definedName>"
+    ) in parts["xl/workbook.xml"]
+    sheet = parts["xl/worksheets/sheet1.xml"]
+    assert '<dimension ref="A1:B4"/>' in sheet and '<autoFilter ref="A1:B3"/>' in sheet
+    assert "<dc:creator>outage-relief</dc:creator>" in parts["docProps/core.xml"]
+    for text in parts.values():  # every part is well-formed XML
+        ElementTree.fromstring(text.encode())
+
+
+def test_control_characters_give_a_file_that_loads():
+    odd = ["a\x00b\x01c\x08d\x0be\x0cf\x1fg", "cr\r\nlf", "\ttab and space ", "_x0041_ stays literal", "\ufffe\ud800"]
+    data = sheet_xlsx("odd", ["text", "plain"], [[s, s] for s in odd], ["text"])
+    ws = _open(data)
+    texts = [ws.cell(row=n, column=1).value for n in range(2, 2 + len(odd))]
+    assert texts[0] == "a_x0000_b_x0001_c_x0008_d_x000B_e_x000C_f_x001F_g"  # Excel's escape, as xlsxwriter writes
+    assert texts[1] == "cr_x000D_\nlf" and texts[2] == "\ttab and space " and texts[3] == "_x0041_ stays literal"
+    assert texts[4] == "_xFFFE__xD800_"  # a non-character; a lone surrogate, which UTF-8 cannot hold
+    assert [ws.cell(row=n, column=2).value for n in range(2, 2 + len(odd))] == texts
+    for text in _parts(data).values():
+        ElementTree.fromstring(text.encode())
+
+
+def test_a_cell_over_excels_limit_is_truncated():
+    long = "가" * MAX_CELL + "끝"
+    ws = _open(sheet_xlsx("long", ["code", "note"], [[long, "x" * (MAX_CELL + 1)]], ["code"]))
+    for cell in ws[2]:
+        assert len(cell.value) == MAX_CELL and cell.value.endswith(TRUNCATED) and cell.data_type == "s"
+    assert ws.column_dimensions["A"].width < 61  # at most 60 characters wide
+
+
+def test_a_large_copy_round_trips_with_its_totals():
+    rows = [[f"P{i:07d}", f"{i % 1000:03d}", 10_000 + i, str(i), i % 7] for i in range(50_000)]
+    columns = ["payment_id", "bank_code", "amount_krw", "already_paid_krw", "claims"]
+    data = sheet_xlsx("big", columns, rows, ["payment_id", "bank_code"], ["amount_krw", "already_paid_krw"])
+    wb = openpyxl.load_workbook(io.BytesIO(data), read_only=True)
+    got = list(wb.worksheets[0].iter_rows(values_only=True))
+    wb.close()
+    assert got[0] == tuple(columns) and len(got) == 50_002
+    assert got[1] == ("P0000000", "000", 10_000, 0, 0) and got[50_000] == ("P0049999", "999", 59_999, 49_999, 5)
+    assert got[-1] == ("total", None, sum(r[2] for r in rows), sum(range(50_000)), None)  # other ints: no total
+    assert _parts(data)["xl/worksheets/sheet1.xml"].count("<row ") == 50_002
+
+
+def test_widths_fit_the_numbers_past_the_sample_and_the_totals():
+    rows = [["a", 1]] * WIDTH_SAMPLE_ROWS + [["b", 123_456_789_012]]
+    ws = _open(sheet_xlsx("w", ["id", "amount"], rows, ["id"], ["amount"]))
+    assert ws.column_dimensions["B"].width == pytest.approx(len("123,456,789,012") + 2, abs=1)  # the total's
+    ws = _open(sheet_xlsx("w", ["id", "n"], [["a", 1]] * WIDTH_SAMPLE_ROWS + [["b", 10**20]], ["id"]))
+    assert ws.column_dimensions["B"].width == pytest.approx(len(str(10**20)) + 2, abs=1)  # no totals row
+
+
+def test_too_many_rows_is_an_error(monkeypatch):
+    monkeypatch.setattr(sheets, "MAX_ROWS", 5)
+    with pytest.raises(ReliefError, match="more rows than a worksheet holds"):
+        sheet_xlsx("t", ["a"], [["x"]] * 4)
+
+
+def test_both_writers_type_and_format_cells_alike():
+    """The fast copies and the xlsxwriter workbooks (the finance report) share their typing rules and formats."""
+    columns = ["name", "code", "amount", "note", "raw", "ratio"]
+    rows = [
+        ["=SUM(A1:A9)", "004", "1,5", "", "x" * (MAX_CELL + 3), 0.25],
+        {"name": "+82 10", "code": 1, "amount": " 30000 ", "note": None, "raw": "-1", "ratio": float("nan")},
+        ["@cmd", None, 12, True, "a\x01b", 3],
+        ["short"],
+    ]
+    args = ("t", columns, rows, ["code"], ["amount"])
+    fast = _open(sheet_xlsx(*args))
+    buf = io.BytesIO()
+    wb = sheets.new_workbook(buf, "t")
+    sheets.Sheet(wb).add(*args)
+    wb.close()
+    slow = _open(buf.getvalue())
+
+    def look(ws):
+        cells = [
+            (c.coordinate, c.value, c.data_type, c.number_format, bool(c.font.b), c.border.top.style)
+            for row in ws.iter_rows() for c in row if c.value is not None
+        ]  # fmt: skip
+        dims = {k: (round(d.width, 2), d.number_format) for k, d in ws.column_dimensions.items()}
+        return cells, dims, ws.freeze_panes, ws.auto_filter.ref
+
+    assert look(fast) == look(slow)
+
+
+def test_the_bytes_do_not_depend_on_the_process():
+    """Nothing in a copy follows set or hash order: another process (another hash seed) writes the same bytes."""
+    probe = (
+        "import hashlib, sys; from etl.reports.sheets import sheet_xlsx; "
+        "rows = [[f'K{i}', str(i % 3), i, {i % 2: 'x'}.get(1)] for i in range(300)]; "
+        "print(hashlib.sha256(sheet_xlsx('t', ['k', 'code', 'amount', 'note'], rows, ['k', 'code'], ['amount']))"
+        ".hexdigest())"
+    )
+    digests = set()
+    for seed in ("1", "2"):
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        out = subprocess.run(
+            [sys.executable, "-c", probe], cwd=REPO, env=env, capture_output=True, text=True, timeout=60
+        )
+        assert out.returncode == 0, out.stderr
+        digests.add(out.stdout.strip())
+    assert len(digests) == 1
