@@ -17,5 +17,7 @@ def audit_now() -> str:
 
 def to_kst(utc_text: str) -> str:
     """A stored UTC timestamp (`...Z`) as ISO 8601 in KST, for the files people read."""
-    ts = dt.datetime.strptime(utc_text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=dt.UTC)
+    if len(utc_text) != 27 or utc_text[10] != "T" or utc_text[19] != "." or utc_text[-1] != "Z":
+        raise ValueError(f"not a stored UTC timestamp (YYYY-MM-DDTHH:MM:SS.ffffffZ): {utc_text!r}")
+    ts = dt.datetime.fromisoformat(utc_text)  # 20x strptime's speed; the shape is checked above
     return ts.astimezone(KST).isoformat(timespec="seconds" if ts.microsecond == 0 else "microseconds")
