@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import hashlib
+import itertools
 import xml.etree.ElementTree as ET
 from decimal import Decimal
 
@@ -306,3 +307,29 @@ def test_the_fast_serializer_writes_what_elementtree_writes():
     iso20022._serialize(root, 0, out)
     assert "".join(out) == expected
     assert b"&amp; &lt;tier_30000&gt;" in data and b"Bread &amp; &lt;Butter&gt;" in data
+
+
+@pytest.mark.parametrize("clearing_system", [None, "KFTC"])
+def test_every_transaction_shape_from_its_template_is_what_elementtree_writes(clearing_system):
+    """Transactions are filled-in templates, one per shape (with or without business number, holder, passbook
+    text): each must be byte for byte what building the elements and serializing the tree gives, whatever
+    the values hold (braces, markup, Hangul)."""
+    payments = []
+    for n, (brn, holder, text) in enumerate(itertools.product([None, "1234567891"], [None, "홍 {길동}"], ["", "x"])):
+        payments.append({
+            "payment_id": f"P1015-20221016-{n + 1:07d}", "business_reg_no": brn, "payee_name": f"A & <B> {{{n}}}",
+            "bank_code": "004", "account_no": ACCOUNT_1, "account_holder": holder, "amount_krw": 1000 + n,
+            "basis": "tier_30000", "remittance_text": text and f"지원 {{0}} & {n}",
+        })  # fmt: skip
+    data = _build(payments, clearing_system=clearing_system)
+    root = ET.fromstring(data)
+    for el in root.iter():
+        el.tag = el.tag.split("}", 1)[-1]
+    root.set("xmlns", NAMESPACE)
+    ET.indent(root, space="  ")
+    assert data.decode("utf-8") == '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, "unicode") + "\n"
+    txs = root.findall("CstmrCdtTrfInitn/PmtInf/CdtTrfTxInf")
+    assert [t.findtext("Cdtr/Nm") for t in txs] == [f"A & <B> {{{n}}}" for n in range(8)]
+    assert sum(t.find("Cdtr/Id") is not None for t in txs) == 4 and sum(t.find("RmtInf") is not None for t in txs) == 4
+    assert {t.findtext("CdtrAcct/Nm") for t in txs} == {None, "홍 {길동}"}
+    assert all((t.find("CdtrAgt/FinInstnId/ClrSysMmbId/ClrSysId") is not None) == bool(clearing_system) for t in txs)
