@@ -137,14 +137,12 @@ class Warehouse:
         return [dict(zip(keys, row)) for row in result.fetchall()]
 
     @staticmethod
-    def stream(conn: Connection, name: str, **params) -> tuple[list[str], Iterator[tuple]]:
-        """The column names and the rows as tuples, fetched from the cursor as they are read (within `conn`'s
-        transaction): for a day's rows too many to hold as dicts. On PostgreSQL a server-side cursor, read in
-        batches (SQLite's cursor reads as it goes already)."""
-        result = conn.execute(
-            sa.text(sql(name)), params, execution_options={"stream_results": True, "yield_per": 10_000}
-        )
-        return list(result.keys()), (tuple(row) for row in result)
+    def stream(conn: Connection, name: str, size: int = 50_000, **params) -> tuple[list[str], Iterator[list]]:
+        """The column names and the rows in batches of `size` rows (sequences), fetched from the cursor as they
+        are read (within `conn`'s transaction): for a day's rows too many to hold as dicts. On PostgreSQL a
+        server-side cursor (SQLite's cursor reads as it goes already)."""
+        result = conn.execute(sa.text(sql(name)), params, execution_options={"stream_results": True})
+        return list(result.keys()), (list(batch) for batch in result.partitions(size))
 
     @staticmethod
     def scalar(conn: Connection, name: str, **params):

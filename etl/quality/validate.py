@@ -17,7 +17,6 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import html
-import itertools
 import json
 import logging
 import os
@@ -41,7 +40,6 @@ from etl.ledger import days
 
 log = logging.getLogger(__name__)
 SUITES_DIR = data_dir("expectations")
-_FRAME_CHUNK = 50_000  # rows turned into Arrow arrays at a time
 INT_COLUMNS = ("line_no", "kakao_corp", "paid_service", "monetary_loss", "claimed_loss_krw", "amount_krw")
 
 
@@ -86,37 +84,41 @@ def _suite(name: str):
     )
 
 
-def _frame(rows: Iterable[Sequence], columns: Sequence[str]):
-    """The rows (tuples in `columns` order, streamed) as a pandas frame backed by Arrow arrays.
+def _frame(batches: Iterable[Sequence[Sequence]], columns: Sequence[str]):
+    """The rows (batches of rows in `columns` order, streamed) as a pandas frame backed by Arrow arrays.
 
-    Built a chunk at a time, never as one dict per row: a 2-million-row day is a few hundred MB of Arrow
+    Built a batch at a time, never as one dict per row: a 2-million-row day is a few hundred MB of Arrow
     strings, not gigabytes of Python objects. Integer columns are nullable Int64 (never float: no NaN near
-    money); everything else is text.
+    money); everything else is text (a value the driver gave as another type is turned to text).
     """
     import pandas as pd
     import pyarrow as pa
 
     types = [pa.int64() if c in INT_COLUMNS else pa.string() for c in columns]
     chunks: list[list[Any]] = [[] for _ in columns]
-    stream = iter(rows)
-    while batch := list(itertools.islice(stream, _FRAME_CHUNK)):
+    for batch in batches:
+        if not batch:
+            continue
         for chunk, values, kind in zip(chunks, zip(*batch), types):
-            chunk.append(pa.array(values if kind == pa.int64() else [_text(v) for v in values], type=kind))
+            try:
+                chunk.append(pa.array(values, type=kind))
+            except (pa.ArrowInvalid, pa.ArrowTypeError):
+                if kind != pa.string():
+                    raise
+                chunk.append(pa.array([v if v is None else str(v) for v in values], type=kind))
     table = pa.table([pa.chunked_array(c, type=t) for c, t in zip(chunks, types)], names=list(columns))
     mapper = {pa.int64(): pd.Int64Dtype(), pa.string(): pd.StringDtype("pyarrow")}
     return table.to_pandas(types_mapper=mapper.get)
 
 
-def _text(value: Any) -> str | None:
-    return value if value is None or isinstance(value, str) else str(value)
-
-
-def _validate(name: str, rows: Iterable[Sequence], columns: Sequence[str], parameters: dict) -> tuple[dict, Any]:
-    """Run one suite over rows (tuples in `columns` order): success, the failures by severity and the redacted
-    result, and GX's result object (for the Data Docs)."""
+def _validate(
+    name: str, batches: Iterable[Sequence[Sequence]], columns: Sequence[str], parameters: dict
+) -> tuple[dict, Any]:
+    """Run one suite over rows (batches of rows in `columns` order): success, the failures by severity and the
+    redacted result, and GX's result object (for the Data Docs)."""
     result = (
         _batch_definition()
-        .get_batch(batch_parameters={"dataframe": _frame(rows, columns)})
+        .get_batch(batch_parameters={"dataframe": _frame(batches, columns)})
         .validate(_suite(name), expectation_parameters=parameters)
     )
     hard: list[dict] = []
@@ -364,10 +366,10 @@ def validate_day_claims(wh: Warehouse, program: Program, day: dt.date, outbox: P
     if (published := _published_summary(wh, day, "claims_staged")) is not None:
         return published
     with wh.begin() as conn:  # the rows stream from the cursor into the frame: never all at once as Python rows
-        keys, rows = Warehouse.stream(conn, "day_deliveries", run_date=day.isoformat())
+        keys, batches = Warehouse.stream(conn, "day_deliveries", run_date=day.isoformat())
         outcome, result = _validate(
             "claims_staged",
-            rows,
+            batches,
             keys,
             {"run_dates": [day.isoformat()], "service_codes": sorted(load_services(program.services_path))},
         )
@@ -390,7 +392,7 @@ def validate_day_payments(wh: Warehouse, program: Program, day: dt.date, outbox:
         rows = Warehouse.rows(conn, "day_payments", run_date=day.isoformat())
     outcome, result = _validate(
         "payments_batch",
-        ([r[c] for c in contract.PAYMENT_COLUMNS] for r in rows),
+        [[[r[c] for c in contract.PAYMENT_COLUMNS] for r in rows]],
         contract.PAYMENT_COLUMNS,
         {
             "run_dates": [day.isoformat()],

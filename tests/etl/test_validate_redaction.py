@@ -49,12 +49,13 @@ def test_redact_masks_every_list_of_offending_values():
     assert '"unexpected_count": 2' in out and '"element_count": 9' in out
 
 
-def test_the_frame_is_built_from_streamed_tuples_in_chunks_without_floats():
+def test_the_frame_is_built_from_streamed_batches_without_floats():
     from etl.quality import validate
 
-    n = validate._FRAME_CHUNK * 2 + 7  # three chunks
-    rows = ((i, f"R{i}", None if i % 2 else 10**12 + i, 7 if i % 3 else None) for i in range(n))
-    frame = validate._frame(rows, ["line_no", "receipt_no", "claimed_loss_krw", "phone"])
+    n = 2 * 1000 + 7
+    rows = [(i, f"R{i}", None if i % 2 else 10**12 + i, 7 if i % 3 else None) for i in range(n)]
+    batches = iter([rows[:1000], [], rows[1000:2000], rows[2000:]])  # streamed, an empty batch among them
+    frame = validate._frame(batches, ["line_no", "receipt_no", "claimed_loss_krw", "phone"])
     assert len(frame) == n and list(frame.columns) == ["line_no", "receipt_no", "claimed_loss_krw", "phone"]
     assert str(frame["claimed_loss_krw"].dtype) == "Int64" and str(frame["line_no"].dtype) == "Int64"
     assert frame["claimed_loss_krw"][n - 1] == 10**12 + n - 1  # whole won, never through float
