@@ -1,6 +1,6 @@
 """The checks on the user directory's rows, as vector operations over a parsed block, and the quarantine reasons.
 
-A block (up to 32 MB of CSV, or a Parquet row batch) is checked whole with pyarrow compute and numpy,
+A block (up to 16 MB of CSV, or a Parquet row batch) is checked whole with pyarrow compute and numpy,
 never row by row in Python, except for the rare values only Python's ISO 8601 parser can decide.
 `validate` turns a parsed block into staged rows (user_id, ineligibility code, opt-in time in UTC
 microseconds), their user_ids' hashes, and the rejected rows with their line and reason.
@@ -16,7 +16,16 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from etl.core.config import Program
-from etl.rollout.arrow import byte_lengths, chunks, from_numpy, string_offsets, strings, validity, values
+from etl.rollout.arrow import (
+    byte_lengths,
+    chunks,
+    fixed_width,
+    from_numpy,
+    string_offsets,
+    strings,
+    validity,
+    values,
+)
 from etl.rollout.hashing import hash_ids
 from etl.rollout.staging import ELIGIBLE, JOINED_AFTER, NO_OPTIN, STAGE_SCHEMA, WITHDRAWN
 
@@ -143,6 +152,10 @@ def _unquote(col: pa.ChunkedArray) -> pa.ChunkedArray:
 
 def _needs_trim(uid: pa.ChunkedArray) -> bool:
     """Whether any user_id may start or end with white space (a cheap, conservative look at the bytes)."""
+    fixed = fixed_width(uid)
+    if fixed is not None:  # ids of one width: their first and last bytes are columns of the matrix
+        mat = fixed[0]
+        return bool(_odd_edge(mat[:, 0]).any() or _odd_edge(mat[:, -1]).any())
     for chunk in chunks(uid):
         if not len(chunk):
             continue
@@ -153,10 +166,15 @@ def _needs_trim(uid: pa.ChunkedArray) -> bool:
         filled = offsets[1:] > offsets[:-1]
         first = data[offsets[:-1][filled]]
         last = data[offsets[1:][filled] - 1]
-        # ASCII white space and separators are <= 0x20; any Unicode space starts with a byte >= 0x80
-        if ((first <= 0x20) | (first >= 0x7F)).any() or ((last <= 0x20) | (last >= 0x7F)).any():
+        if _odd_edge(first).any() or _odd_edge(last).any():
             return True
     return False
+
+
+def _odd_edge(edge: np.ndarray) -> np.ndarray:
+    """Bytes that may be (part of) white space: ASCII white space and separators are <= 0x20, any
+    Unicode space starts with a byte >= 0x80."""
+    return (edge <= 0x20) | (edge >= 0x7F)
 
 
 def _joined_days(col: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:

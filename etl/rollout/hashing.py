@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
-from etl.rollout.arrow import from_numpy, string_offsets, strings
+from etl.rollout.arrow import string_offsets, strings, take_rows
 
 # One random 64-bit word per (byte position mod 64, byte value), and one per id length (63 = longer).
 _HASH_TABLE = np.random.default_rng(20230105).integers(0, 2**63, size=(64, 256), dtype=np.uint64) | np.uint64(1)
@@ -32,7 +32,7 @@ def split_by_bucket(good: pa.Table, h: np.ndarray, n_buckets: int) -> tuple[pa.T
     buckets = (h % np.uint64(n_buckets)).astype(np.uint16)
     order = np.argsort(buckets, kind="stable")
     counts = np.bincount(buckets, minlength=n_buckets)
-    return good.take(from_numpy(order.astype(np.int64), pa.int64())), counts
+    return take_rows(good, order), counts
 
 
 def hash_ids(uid: pa.Array | pa.ChunkedArray) -> np.ndarray:

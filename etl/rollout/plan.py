@@ -2,7 +2,9 @@
 
 Pass 1 streams the directory's batches (readers) into one staging bucket per shard (staging) and the
 bad rows into rejected_users.csv; pass 2 settles each bucket (dedupe: the last row of a user wins)
-and feeds the eligible opt-ins to the bounded selection that fixes the pass cutoff (cutoff). The plan
+and feeds the eligible opt-ins to the bounded selection that fixes the pass cutoff (cutoff). When
+every bucket's ids increase (a sorted dump: no repeats), pass 1 settles the buckets as it goes
+(dedupe.SortedBuckets) and pass 2 only renames them. The plan
 (counts, cutoff, shards) is written to plan.json for the other steps, which may run in other
 processes. A re-run with the same directory file (same size and mtime), config and shard size reuses
 the plan; anything else re-plans from scratch.
@@ -28,7 +30,7 @@ from etl.core.settings import Settings
 from etl.io.outbox import begin_folder, ensure_dir, sha256_file, write_json
 from etl.rollout.common import Progress, as_date, default_shard_size, worker_count
 from etl.rollout.cutoff import TopK, find_cutoff
-from etl.rollout.dedupe import dedupe_bucket
+from etl.rollout.dedupe import SortedBuckets, dedupe_bucket
 from etl.rollout.readers import CsvSource, ParquetSource, find_directory, open_source
 from etl.rollout.results import Fingerprint, Plan, PlanCounts, ShardStats
 from etl.rollout.staging import REJECTED, REJECTED_HEADER, BucketStreams, Paths
@@ -75,9 +77,10 @@ def plan_rollout(
         source.estimated_rows,
         n_shards,
     )
-    rows, reasons = _scan(source, program, paths, path.name, n_shards, day)
+    scanned = SortedBuckets(n_shards, program.talk_drawer_cap)
+    rows, reasons = _scan(source, program, paths, path.name, scanned, day)
     source_sha = source.digest.hexdigest() if source.digest is not None else sha256_file(path)
-    shard_stats, top = _settle_buckets(paths, n_shards, program.talk_drawer_cap)
+    shard_stats, top = _settle_buckets(paths, n_shards, program.talk_drawer_cap, scanned)
     plan: Plan = {
         "fingerprint": fingerprint,
         "run_id": run_id or f"rollout-{day.isoformat()}-{uuid.uuid4().hex[:12]}",
@@ -130,9 +133,16 @@ def _reusable_plan(paths: Paths, fingerprint: Fingerprint) -> Plan | None:
 
 
 def _scan(
-    source: CsvSource | ParquetSource, program: Program, paths: Paths, source_name: str, n_shards: int, day: dt.date
+    source: CsvSource | ParquetSource,
+    program: Program,
+    paths: Paths,
+    source_name: str,
+    scanned: SortedBuckets,
+    day: dt.date,
 ) -> tuple[int, Counter[str]]:
-    """Pass 1: each valid row to its bucket, each bad row to rejected_users.csv. Returns (rows, reasons)."""
+    """Pass 1: each valid row to its bucket, each bad row to rejected_users.csv; each block's summary
+    to `scanned`. Returns (rows, reasons)."""
+    n_shards = len(scanned.optins)
     reasons: Counter[str] = Counter()
     rows = 0
     progress = Progress(f"rollout {day}: scanned", source.estimated_rows)
@@ -146,13 +156,20 @@ def _scan(
                 rej_csv.writerows((source_name, ln, r, raw) for ln, r, raw in batch.bad)
                 reasons.update(r for _, r, _ in batch.bad)
             buckets.append(batch.good, batch.counts)
+            scanned.add(batch.summary)
             progress.update(rows)
     progress.update(rows, force=True)
     return rows, reasons
 
 
-def _settle_buckets(paths: Paths, n_shards: int, cap: int) -> tuple[list[ShardStats], TopK]:
-    """Pass 2, per bucket: last row wins for a repeated user_id; eligible opt-ins feed the cutoff."""
+def _settle_buckets(paths: Paths, n_shards: int, cap: int, scanned: SortedBuckets) -> tuple[list[ShardStats], TopK]:
+    """Pass 2, per bucket: last row wins for a repeated user_id; eligible opt-ins feed the cutoff.
+
+    When every bucket's ids increase (a sorted directory) no id repeats and the scan has settled
+    them already: the buckets become the shards' staging as they are.
+    """
+    if scanned.ok:
+        return [scanned.settle(paths, k) for k in range(n_shards)], scanned.top
     top = TopK(cap)
     shard_stats = []
     with ThreadPoolExecutor(worker_count()) as pool:  # numpy and pyarrow release the GIL

@@ -9,6 +9,7 @@ at the finish.
 from __future__ import annotations
 
 import datetime as dt
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -40,10 +41,13 @@ def _build_all(settings: Settings, program: Program, plan: Plan) -> dict[int, Sh
     """Every shard's marker, by shard; progress is logged in shard order."""
     done = 0
     progress = Progress(f"rollout {plan['day']}: granted", plan["counts"]["eligible"], every=0)
-    # Two shards at a time: pyarrow releases the GIL while it filters, formats and hashes.
+    # Two shards computed at a time (pyarrow and numpy release the GIL while they filter, format and
+    # hash), and one more writing and syncing its file: the disk's waits overlap the work.
     built: dict[int, ShardMarker] = {}
-    with ThreadPoolExecutor(worker_count()) as pool:
-        futures = [pool.submit(build_shard, settings, program, plan["day"], k) for k in plan["shards"]]
+    workers = worker_count()
+    cpu_slots = threading.Semaphore(workers)
+    with ThreadPoolExecutor(workers + 1) as pool:
+        futures = [pool.submit(build_shard, settings, program, plan["day"], k, cpu_slots) for k in plan["shards"]]
         for k, future in zip(plan["shards"], futures):
             built[k] = future.result()
             done += built[k]["rows"]

@@ -9,11 +9,13 @@ The DAG maps this step over the shards, so a failed shard retries alone.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import io
 import json
 import logging
+import threading
 import time
 
 import numpy as np
@@ -34,8 +36,19 @@ from etl.rollout.staging import ELIGIBLE, Paths, load_plan, read_stage, shard_na
 log = logging.getLogger(__name__)
 
 
-def build_shard(settings: Settings, program: Program, day: dt.date | str | None, shard: int) -> ShardMarker:
-    """Write grants/DAY/part-NNNNN.csv for one shard (skipped if already built and intact)."""
+def build_shard(
+    settings: Settings,
+    program: Program,
+    day: dt.date | str | None,
+    shard: int,
+    cpu_slots: threading.Semaphore | None = None,
+) -> ShardMarker:
+    """Write grants/DAY/part-NNNNN.csv for one shard (skipped if already built and intact).
+
+    `cpu_slots` (run_rollout): held while the shard is computed, released while its file is
+    written and synced, so that more shards than cores can be in flight and the disk's waits
+    overlap with the next shards' work.
+    """
     day = as_date(day, program)
     paths = Paths.of(settings, day)
     plan = load_plan(settings, day)
@@ -47,31 +60,34 @@ def build_shard(settings: Settings, program: Program, day: dt.date | str | None,
         log.info("shard %d/%d already built (%d users): kept", k + 1, len(plan["shards"]), done["rows"])
         return done
     t0 = time.monotonic()
-    table = _eligible_rows(paths, plan, k)
-    td = gets_pass(table, plan["cutoff"])
-    data = _grants_csv(table, td)
-    name = shard_name(k)
+    with cpu_slots or contextlib.nullcontext():
+        table = _eligible_rows(paths, plan, k)
+        td = gets_pass(table, plan["cutoff"])
+        data = _grants_csv(table, td)
+        name = shard_name(k)
+        n_td = int(np.count_nonzero(td))
+        marker: ShardMarker = {
+            "shard": k,
+            "file": name,
+            "rows": table.num_rows,
+            "sha256": hashlib.sha256(data).hexdigest(),
+            "bytes": len(data),
+            BASE: table.num_rows - n_td,
+            TD: n_td,
+        }
+        del table, td
     write_atomic(paths.grants / name, data)
-    n_td = int(np.count_nonzero(td))
-    marker: ShardMarker = {
-        "shard": k,
-        "file": name,
-        "rows": table.num_rows,
-        "sha256": hashlib.sha256(data).hexdigest(),
-        "bytes": len(data),
-        BASE: table.num_rows - n_td,
-        TD: n_td,
-    }
+    del data
     write_json(paths.work, paths.marker(k).name, dict(marker))
     secs = time.monotonic() - t0
     log.info(
         "shard %d/%d: %d users (%d with the pass) in %.2fs, %.0f users/s",
         k + 1,
         len(plan["shards"]),
-        table.num_rows,
+        marker["rows"],
         n_td,
         secs,
-        table.num_rows / max(secs, 1e-9),
+        marker["rows"] / max(secs, 1e-9),
     )
     return marker
 

@@ -35,11 +35,11 @@ def test_after_a_crash_a_rerun_finishes_the_missing_shards(settings, generated, 
     real_build = rollout.build_shard
     calls = []
 
-    def crashing(settings_, program_, day, shard):
+    def crashing(settings_, program_, day, shard, *args, **kwargs):
         if shard == 3:
             raise KeyboardInterrupt("killed mid-run")
         calls.append(shard)
-        return real_build(settings_, program_, day, shard)
+        return real_build(settings_, program_, day, shard, *args, **kwargs)
 
     monkeypatch.setattr(rollout_run, "build_shard", crashing)
     with pytest.raises(KeyboardInterrupt):
