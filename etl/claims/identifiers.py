@@ -8,6 +8,7 @@ _BRN_WEIGHTS = (1, 3, 7, 1, 3, 7, 1, 3, 5)
 _BRN_SHAPE = re.compile(r"([0-9]{3})-?([0-9]{2})-?([0-9]{5})")  # ASCII digits only; used with fullmatch
 _PHONE_SEPARATORS = re.compile(r"[\s\-.()]")
 _MOBILE = re.compile(r"01[016789][0-9]{7,8}")
+_PLAIN_MOBILE = re.compile(r"(01[016789])-?([0-9]{3,4})-?([0-9]{4})")  # how most claims write it
 
 
 def brn_check_digit(first_nine: str) -> int:
@@ -41,6 +42,9 @@ def normalise_phone(value: str) -> str | None:
 
     Accepts `010-1234-5678`, `01012345678`, `010 1234 5678`, `+82 10 1234 5678`, `+82-10-...`, `82...`.
     """
+    plain = _PLAIN_MOBILE.fullmatch(value)
+    if plain:  # what the general rule below gives it, in one step
+        return "".join(plain.groups())
     digits = _PHONE_SEPARATORS.sub("", value.strip())
     if digits.startswith("+82"):
         digits = "0" + digits[3:]

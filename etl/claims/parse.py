@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import functools
 import operator
 import os
 import re
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -44,10 +45,35 @@ CLAIM_COLUMNS = [
     "account_holder",
     "description",
 ]
+# A normalised claim's values, in the order `iter_claim_values` gives them (the order of the deliveries table;
+# kakao_corp, paid_service and monetary_loss as 0/1, the warehouse's form).
+CLAIM_VALUE_COLUMNS = (
+    "receipt_no",
+    "received_at",
+    "channel",
+    "claimant_type",
+    "claimant_key",
+    "claimant_name",
+    "kakao_account_id",
+    "phone",
+    "business_reg_no",
+    "service",
+    "operator",
+    "kakao_corp",
+    "paid_service",
+    "monetary_loss",
+    "claimed_loss_krw",
+    "bank_code",
+    "account_no",
+    "account_holder",
+    "description",
+)
 CHANNELS = {"web", "kakaotalk", "phone", "email"}
 CLAIMANT_TYPES = ("individual", "small_business", "enterprise")
 BUSINESS_TYPES = {"small_business", "enterprise"}
 _BOOLS = {"true": True, "false": False}
+_FLAGS = {"true": 1, "false": 0}
+_FLAG_COLUMNS = ("kakao_corp", "paid_service", "monetary_loss")
 _ACCOUNT = re.compile(r"^[0-9][0-9-]*[0-9]$")
 _NEGATIVE = re.compile(r"-[0-9]+")
 _WHOLE = re.compile(r"\+?[0-9]+")
@@ -74,6 +100,8 @@ _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\ufffe\uffff]")
 _CONTROL_IN_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufffe\uffff]")
 FREE_TEXT = frozenset({"description"})
 _SANE = (EARLIEST.astimezone(_UTC), END.astimezone(_UTC))
+# The intake's usual received_at (whole seconds, a whole-hour offset): converted by the hour (`_ReceivedAt`).
+_HOURLY_TIMESTAMP = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-5][0-9]:[0-5][0-9][+-][0-9]{2}:00")
 
 # Every reason a row can be quarantined for, in the order the checks run (README documents them).
 REASONS = {
@@ -167,7 +195,43 @@ def parse_timestamp(
         raise RowError(f"{column}_out_of_range", f"{column} {text[:64]!r} is before {earliest.isoformat()}")
     if utc >= end:
         raise RowError(f"{column}_out_of_range", f"{column} {text[:64]!r} is not before {end.isoformat()}")
+    return _utc_text(utc)
+
+
+def _utc_text(utc: dt.datetime) -> str:
+    """A UTC time as the warehouse's sortable text (fixed width: text order is time order)."""
     return utc.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
+
+
+@functools.lru_cache(maxsize=4096)
+def _utc_hour(local_hour: str, offset: str) -> str | None:
+    """`YYYY-MM-DDTHH` in UTC of a local hour (`YYYY-MM-DDTHH`) at a whole-hour offset; None when not a time."""
+    try:
+        return dt.datetime.fromisoformat(f"{local_hour}:00:00{offset}").astimezone(_UTC).isoformat()[:13]
+    except (ValueError, OverflowError):
+        return None
+
+
+class _ReceivedAt:
+    """parse_timestamp for received_at in [earliest, end), with a fast path for the usual form.
+
+    A timestamp like `2022-10-16T09:12:44+09:00` differs from its UTC text only in its date and hour: those
+    come from a cache by hour, and the range is checked on the text. Anything else (or out of range) goes
+    through parse_timestamp, which gives the same text or the reason.
+    """
+
+    def __init__(self, received: tuple[dt.datetime, dt.datetime]):
+        self.earliest, self.end = received[0].astimezone(_UTC), received[1].astimezone(_UTC)
+        self.earliest_text, self.end_text = _utc_text(self.earliest), _utc_text(self.end)
+
+    def __call__(self, value: str) -> str:
+        if _HOURLY_TIMESTAMP.fullmatch(value):
+            hour = _utc_hour(value[:13], value[19:])
+            if hour is not None:
+                text = f"{hour}{value[13:19]}.000000Z"
+                if self.earliest_text <= text < self.end_text:
+                    return text
+        return parse_timestamp(value, earliest=self.earliest, end=self.end)
 
 
 _BOUNDS: dict[tuple[int, tuple[str, ...]], tuple[dict[str, int], tuple[int, ...]]] = {}
@@ -186,37 +250,45 @@ def check_text_fields(values: dict[str, str], limits: dict[str, int], free_text:
 
     The detail names the column, the position or length and the code point, never the content.
     """
-    if _CONTROL.search("".join(values.values())):  # rare (a line break in a description): find the field
-        for name, value in values.items():
+    names = tuple(values)
+    _check_text(names, list(values.values()), _bounds(limits, names), free_text)
+
+
+def _check_text(names: Sequence[str], values: Sequence[str], bounds: Sequence[int], free_text: frozenset[str]) -> None:
+    """check_text_fields over the values of the named fields, in order, with each one's limit."""
+    if _CONTROL.search("".join(values)):  # rare (a line break in a description): find the field
+        for name, value in zip(names, values):
             found = (_CONTROL_IN_TEXT if name in free_text else _CONTROL).search(value)
             if found:
                 raise RowError(
                     "control_character", f"{name} holds U+{ord(found.group()):04X} at character {found.start() + 1}"
                 )
-    bounds = _bounds(limits, tuple(values))
-    if any(map(operator.gt, map(len, values.values()), bounds)):  # rare: find the field
-        for (name, value), limit in zip(values.items(), bounds):
+    if any(map(operator.gt, map(len, values), bounds)):  # rare: find the field
+        for name, value, limit in zip(names, values, bounds):
             n = len(value if name in free_text else value.strip())
             if n > limit:
                 raise RowError("field_too_long", f"{name} is {n} characters, more than {limit}")
 
 
-def _bool(value: str, name: str) -> bool:
+def _flag(value: str, name: str) -> int:
     try:
-        return _BOOLS[value.strip().lower()]
+        return _FLAGS[value.strip().lower()]
     except KeyError:
         raise RowError("bad_boolean", f"{name} is {value!r}, not true/false") from None
 
 
 def _amount(value: str) -> int:
-    text = value.strip()
-    if not text:
-        raise RowError("missing_amount")
-    if _NEGATIVE.fullmatch(text):
-        raise RowError("negative_amount", f"claimed_loss_krw is {text}")
-    if not _WHOLE.fullmatch(text):
-        raise RowError("bad_amount", f"claimed_loss_krw is {text[:40]!r}")
-    amount = int(text)
+    if value.isascii() and value.isdigit():  # plain digits, most of the time: what the checks below accept
+        amount = int(value)
+    else:
+        text = value.strip()
+        if not text:
+            raise RowError("missing_amount")
+        if _NEGATIVE.fullmatch(text):
+            raise RowError("negative_amount", f"claimed_loss_krw is {text}")
+        if not _WHOLE.fullmatch(text):
+            raise RowError("bad_amount", f"claimed_loss_krw is {text[:40]!r}")
+        amount = int(text)
     if amount > MAX_AMOUNT_KRW:
         raise RowError("amount_too_large", f"claimed_loss_krw is {amount}, more than {MAX_AMOUNT_KRW}")
     return amount
@@ -237,41 +309,77 @@ def normalise_row(
     `received` is the range received_at must fall in (`received_range`); by default the sane range only.
     """
     check_text_fields(values, FIELD_LIMITS)
-    receipt_no = values["receipt_no"].strip()
+    fields = [values[name] for name in CLAIM_COLUMNS]
+    return _claim_dict(_claim_values(fields, services, _ReceivedAt(received or _SANE)))
+
+
+def _claim_dict(values: tuple) -> dict:
+    """_claim_values as normalise_row's dict (its flags as booleans)."""
+    row = dict(zip(CLAIM_VALUE_COLUMNS, values))
+    for flag in _FLAG_COLUMNS:
+        row[flag] = bool(row[flag])
+    return row
+
+
+def _claim_values(fields: Sequence[str], services: dict[str, Service], received_at: Callable[[str], str]) -> tuple:
+    """normalise_row after the text checks, over the fields in CLAIM_COLUMNS order: the values in
+    CLAIM_VALUE_COLUMNS order (no dict per row: staging's bulk path). `received_at` is a `_ReceivedAt`."""
+    (
+        receipt_no,
+        received,
+        channel,
+        claimant_type,
+        name,
+        kakao_account_id,
+        phone_as_written,
+        business_reg_no,
+        service_code,
+        paid,
+        monetary,
+        loss,
+        bank_code,
+        account_no,
+        holder,
+        description,
+    ) = fields
+    receipt_no = receipt_no.strip()
     if not receipt_no:
         raise RowError("missing_receipt_no")
-    earliest, end = received or _SANE
-    received_at = parse_timestamp(values["received_at"], earliest=earliest, end=end)
-    channel = values["channel"].strip().lower()
-    if channel not in CHANNELS:
-        raise RowError("bad_channel", f"channel is {values['channel'][:40]!r}")
-    claimant_type = values["claimant_type"].strip().lower()
-    if claimant_type not in CLAIMANT_TYPES:
-        raise RowError("bad_claimant_type", f"claimant_type is {values['claimant_type'][:40]!r}")
-    service = services.get(values["service"].strip())
+    received_utc = received_at(received)
+    channel_name = channel.strip().lower()
+    if channel_name not in CHANNELS:
+        raise RowError("bad_channel", f"channel is {channel[:40]!r}")
+    claimant = claimant_type.strip().lower()
+    if claimant not in CLAIMANT_TYPES:
+        raise RowError("bad_claimant_type", f"claimant_type is {claimant_type[:40]!r}")
+    service = services.get(service_code.strip())
     if service is None:
-        raise RowError("unknown_service", f"service {values['service'][:40]!r} is not in services.csv")
-    paid_service = _bool(values["paid_service"], "paid_service")
-    monetary_loss = _bool(values["monetary_loss"], "monetary_loss")
-    claimed_loss = _amount(values["claimed_loss_krw"]) if monetary_loss else None
+        raise RowError("unknown_service", f"service {service_code[:40]!r} is not in services.csv")
+    paid_service = _FLAGS.get(paid)  # as written, most of the time; else _flag's rule
+    if paid_service is None:
+        paid_service = _flag(paid, "paid_service")
+    monetary_loss = _FLAGS.get(monetary)
+    if monetary_loss is None:
+        monetary_loss = _flag(monetary, "monetary_loss")
+    claimed_loss = _amount(loss) if monetary_loss else None
 
     brn = None
-    if claimant_type in BUSINESS_TYPES:
-        brn, reason = normalise_brn(values["business_reg_no"])
+    if claimant in BUSINESS_TYPES:
+        brn, reason = normalise_brn(business_reg_no)
         if reason:
             raise RowError(reason)
         key = brn
-    account_id = values["kakao_account_id"].strip() or None
-    phone = normalise_phone(values["phone"]) if values["phone"].strip() else None
-    if claimant_type == "individual":
+    account_id = kakao_account_id.strip() or None
+    phone = normalise_phone(phone_as_written) if phone_as_written.strip() else None
+    if claimant == "individual":
         key = account_id or phone
         if key is None:
             raise RowError("no_claimant_key")
 
-    bank_code = values["bank_code"].strip()
-    account_no = values["account_no"].strip()
-    name = values["claimant_name"].strip()
-    holder = values["account_holder"].strip()
+    bank_code = bank_code.strip()
+    account_no = account_no.strip()
+    name = name.strip()
+    holder = holder.strip()
     if bank_code or account_no:
         if not (_BANK_CODE.fullmatch(bank_code) and _ACCOUNT.fullmatch(account_no)):
             raise RowError("bad_bank_details")
@@ -281,27 +389,27 @@ def normalise_row(
             raise RowError("bad_bank_details", f"account_no has {len(account_no)} digits, not {low}-{high}")
         if not (name or holder):
             raise RowError("bad_bank_details", "bank details without a claimant_name or account_holder to pay")
-    return {
-        "receipt_no": receipt_no,
-        "received_at": received_at,
-        "channel": channel,
-        "claimant_type": claimant_type,
-        "claimant_key": key,
-        "claimant_name": name,
-        "kakao_account_id": account_id,
-        "phone": phone,
-        "business_reg_no": brn,
-        "service": service.code,
-        "operator": service.operator,
-        "kakao_corp": service.kakao_corp,
-        "paid_service": paid_service,
-        "monetary_loss": monetary_loss,
-        "claimed_loss_krw": claimed_loss,
-        "bank_code": bank_code or None,
-        "account_no": account_no or None,
-        "account_holder": holder or None,
-        "description": values["description"],
-    }
+    return (
+        receipt_no,
+        received_utc,
+        channel_name,
+        claimant,
+        key,
+        name,
+        account_id,
+        phone,
+        brn,
+        service.code,
+        service.operator,
+        int(service.kakao_corp),
+        paid_service,
+        monetary_loss,
+        claimed_loss,
+        bank_code or None,
+        account_no or None,
+        holder or None,
+        description,
+    )
 
 
 def iter_claims(
@@ -315,21 +423,46 @@ def iter_claims(
     regular file, no or a wrong header, empty, unreadable); its message names the file, the line and
     columns, never a value.
     """
+    for line_no, values, bad in iter_claim_values(path, services, day=day, outage_date=outage_date):
+        if values is None:
+            yield None, bad
+        else:
+            row = _claim_dict(values)
+            row["line_no"] = line_no
+            yield row, None
+
+
+def iter_claim_values(
+    path: Path, services: dict[str, Service], *, day: dt.date | None = None, outage_date: dt.date | None = None
+) -> Iterator[tuple[int, tuple | None, dict | None]]:
+    """iter_claims in staging's form: (line_no, the values in CLAIM_VALUE_COLUMNS order, None), or
+    (line_no, None, the quarantine row). The same checks, in the same order, without a dict per row."""
     if not os.path.lexists(path):
         raise MalformedFileError(path, "does not exist: the intake has not delivered this day")
-    received = received_range(day, outage_date)
+    received_at = _ReceivedAt(received_range(day, outage_date))
+    names = tuple(CLAIM_COLUMNS)
+    bounds = _bounds(FIELD_LIMITS, names)
     for rec in read_records(path, CLAIM_COLUMNS):
-        if rec.error or rec.fields is None:
+        fields = rec.fields
+        if rec.error or fields is None:
             reason = rec.error or "bad_quoting"
-            yield None, {"line_no": rec.line_no, "reason": reason, "detail": REASONS[reason], "raw": rec.raw}
+            yield (
+                rec.line_no,
+                None,
+                {"line_no": rec.line_no, "reason": reason, "detail": REASONS[reason], "raw": rec.raw},
+            )
             continue
         try:
-            row = normalise_row(dict(zip(CLAIM_COLUMNS, rec.fields)), services, received=received)
+            _check_text(names, fields, bounds, FREE_TEXT)
+            values = _claim_values(fields, services, received_at)
         except RowError as err:
-            yield None, {"line_no": rec.line_no, "reason": err.reason, "detail": err.detail, "raw": rec.raw}
+            yield (
+                rec.line_no,
+                None,
+                {"line_no": rec.line_no, "reason": err.reason, "detail": err.detail, "raw": rec.raw},
+            )
             continue
-        row["line_no"] = rec.line_no
-        yield row, None
+        yield rec.line_no, values, None
 
 
 def parse_claims_file(

@@ -19,13 +19,13 @@ from sqlalchemy.engine import Connection
 
 from etl.claims.counts import Counts, check_reconciles, count_report, empty_counts
 from etl.claims.delivery import claims_path
-from etl.claims.parse import iter_claims, load_services
+from etl.claims.parse import CLAIM_VALUE_COLUMNS, iter_claim_values, load_services
 from etl.core.clock import audit_now
 from etl.core.config import Program
 from etl.core.errors import InboxFileError
 from etl.io.csvfile import MalformedFileError
 from etl.io.lock import writer
-from etl.io.warehouse import Warehouse
+from etl.io.warehouse import BulkWriter, Warehouse
 from etl.ledger import days
 
 log = logging.getLogger(__name__)
@@ -40,43 +40,53 @@ class StageResult(TypedDict):
     quarantined: int
 
 
-_BATCH = 5000  # rows per insert: memory follows the batch, not the file
+_BATCH = 10_000  # rows per insert: memory follows the batch, not the file
+_QUARANTINE_CHARS = 16 << 20  # quarantined raw text held before it is inserted (one record may be 16 MiB)
+# insert_delivery's parameters, in order: the tuples _load builds (checked against the SQL file).
+_DELIVERY_ROW = ("run_date", "line_no", *CLAIM_VALUE_COLUMNS, "outcome")
+_KAKAO_CORP = CLAIM_VALUE_COLUMNS.index("kakao_corp")
 
 
 def _load(
     conn: Connection,
-    records: Iterator[tuple[dict | None, dict | None]],
+    records: Iterator[tuple[int, tuple | None, dict | None]],
     source_file: str,
     run_date: str,
     counts: Counts,
 ) -> None:
-    """Stream the file's records into the warehouse in batches, counting what was received and quarantined."""
-    rows: list[dict] = []
+    """Stream the file's records into the warehouse in batches, counting what was received and quarantined.
+
+    Valid rows go in as tuples (on PostgreSQL through one COPY, paused only to insert quarantined rows).
+    """
+    if Warehouse.parameters("insert_delivery") != _DELIVERY_ROW:
+        raise RuntimeError(f"insert_delivery.sql's parameters are not {_DELIVERY_ROW}: staging builds its rows so")
+    rows: list[tuple] = []
     quarantined: list[dict] = []
+    quarantined_chars = 0
     reasons: Counter[str] = Counter()
-    for row, bad in records:
-        counts["rows_received"] += 1
-        if row is not None:
-            row["run_date"] = run_date
-            row["outcome"] = "accepted" if row["kakao_corp"] else "excluded"
-            for flag in ("kakao_corp", "paid_service", "monetary_loss"):
-                row[flag] = int(row[flag])
-            rows.append(row)
-        elif bad is not None:
-            reasons[bad["reason"]] += 1
-            quarantined.append({**bad, "run_date": run_date, "source_file": source_file})
-        if len(rows) >= _BATCH or len(quarantined) >= _BATCH:
-            _flush(conn, rows, quarantined)
-    _flush(conn, rows, quarantined)
+    received = 0
+    with BulkWriter(conn, "insert_delivery", copy="copy_deliveries") as deliveries:
+        for line_no, values, bad in records:
+            received += 1
+            if values is not None:
+                rows.append((run_date, line_no, *values, "accepted" if values[_KAKAO_CORP] else "excluded"))
+                if len(rows) >= _BATCH:
+                    deliveries.write(rows)
+                    rows.clear()
+            elif bad is not None:
+                reasons[bad["reason"]] += 1
+                quarantined.append({**bad, "run_date": run_date, "source_file": source_file})
+                quarantined_chars += len(bad["raw"])
+                if len(quarantined) >= _BATCH or quarantined_chars >= _QUARANTINE_CHARS:
+                    deliveries.pause()
+                    Warehouse.executemany(conn, "insert_quarantine", quarantined)
+                    quarantined.clear()
+                    quarantined_chars = 0
+        deliveries.write(rows)
+    Warehouse.executemany(conn, "insert_quarantine", quarantined)
+    counts["rows_received"] += received
     counts["quarantined"] = sum(reasons.values())
     counts["quarantined_by_reason"] = dict(reasons)
-
-
-def _flush(conn: Connection, rows: list[dict], quarantined: list[dict]) -> None:
-    Warehouse.executemany(conn, "insert_delivery", rows)
-    Warehouse.executemany(conn, "insert_quarantine", quarantined)
-    rows.clear()
-    quarantined.clear()
 
 
 def _classify(conn: Connection, run_date: str, counts: Counts) -> None:
@@ -122,7 +132,9 @@ def _stage(wh: Warehouse, inbox: Path, program: Program, day: dt.date, run_id: s
     data_sha = days.file_sha256(path) if program.in_window(day) and os.path.lexists(path) else None
     services = load_services(program.services_path)
     records = (
-        iter_claims(path, services, day=day, outage_date=program.outage_date) if program.in_window(day) else iter(())
+        iter_claim_values(path, services, day=day, outage_date=program.outage_date)
+        if program.in_window(day)
+        else iter(())
     )
     try:
         with wh.begin() as conn:

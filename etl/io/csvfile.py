@@ -65,7 +65,7 @@ class MalformedFileError(InboxFileError):
         self.problem = problem
 
 
-@dataclass
+@dataclass(slots=True)
 class Record:
     line_no: int  # the physical line the record starts on (the header is line 1)
     raw: str  # the record's text as received; undecodable bytes and NUL shown as \xNN
@@ -95,7 +95,10 @@ class _Lines:
 
     def piece(self) -> tuple[bytes, bool] | None:
         """(bytes without the line feed, whether the line ends here), or None at the end of the file."""
-        data = self.fh.readline(_PIECE)
+        return self.take(self.fh.readline(_PIECE))
+
+    def take(self, data: bytes) -> tuple[bytes, bool] | None:
+        """piece() for bytes just read with `fh.readline(_PIECE)` (read_records reads the common line itself)."""
         if not data:
             return None
         if data.endswith(b"\r") and len(data) == _PIECE:  # keep a CR with its LF in one piece
@@ -431,13 +434,22 @@ def read_records(path: Path, expected_header: list[str]) -> Iterator[Record]:
         src = _Lines(fh)
         _read_header(src, path, expected_header)
         width = len(expected_header)
+        readline = fh.readline
         while True:
-            start = src.mark()
-            first = src.piece()
+            start = src.offset, src.line_no
+            data = readline(_PIECE)
+            if data.endswith(b"\n") and b'"' not in data:  # the common case: a whole line, no quoting
+                src.offset += len(data)
+                src.line_no += 1
+                line = data[:-1]
+                if line.strip():
+                    yield _plain(start[1], line, width)
+                continue
+            first = src.take(data)
             if first is None:
                 return
             data, line_end = first
-            if line_end and b'"' not in data:  # the common case: one line, no quoting
+            if line_end and b'"' not in data:  # the last line, without a line end
                 if data.strip():
                     yield _plain(start[1], data, width)
                 continue

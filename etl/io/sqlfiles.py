@@ -12,6 +12,9 @@ from pathlib import Path
 
 from etl.core.resources import data_dir
 
+_PARAMETER = re.compile(r"(?<![:\w]):([a-z_][a-z0-9_]*)")  # a `:name` bind parameter (not a `::type` cast)
+_COPY = re.compile(r"copy\s+\w+\s*\(([^)]*)\)\s+from\s+stdin", re.IGNORECASE)
+
 
 @functools.cache
 def _index() -> dict[str, Path]:
@@ -45,5 +48,29 @@ def driver_sql(name: str, paramstyle: str) -> str:
     if paramstyle in ("named", "qmark"):  # sqlite3 takes :name with dict rows whatever SQLAlchemy uses
         return text
     if paramstyle == "pyformat":
-        return re.sub(r"(?<![:\w]):([a-z_][a-z0-9_]*)", r"%(\1)s", text.replace("%", "%%"))
+        return _PARAMETER.sub(r"%(\1)s", text.replace("%", "%%"))
     raise ValueError(f"unsupported DB-API paramstyle {paramstyle!r}")
+
+
+@functools.cache
+def positional_sql(name: str, paramstyle: str) -> tuple[str, tuple[str, ...]]:
+    """A one-statement file's SQL with positional markers (`?` for sqlite3, `%s` for psycopg), and its parameters
+    in order: bulk rows are then bound from tuples, without a dict per row."""
+    text = sql(name)
+    names = tuple(_PARAMETER.findall(text))
+    if len(set(names)) != len(names):
+        raise ValueError(f"{name}.sql uses a parameter twice: positional rows give each one once")
+    if paramstyle in ("named", "qmark"):
+        return _PARAMETER.sub("?", text), names
+    if paramstyle == "pyformat":
+        return _PARAMETER.sub("%s", text.replace("%", "%%")), names
+    raise ValueError(f"unsupported DB-API paramstyle {paramstyle!r}")
+
+
+@functools.cache
+def copy_columns(name: str) -> tuple[str, ...]:
+    """The columns of a `copy <table> (<columns>) from stdin` file, in order."""
+    match = _COPY.fullmatch(sql(name))
+    if match is None:
+        raise ValueError(f"{name}.sql is not one `copy <table> (<columns>) from stdin` statement")
+    return tuple(column.strip() for column in match.group(1).split(","))
