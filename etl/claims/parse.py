@@ -271,6 +271,9 @@ def _check_text(names: Sequence[str], values: Sequence[str], bounds: Sequence[in
 
 
 def _flag(value: str, name: str) -> int:
+    flag = _FLAGS.get(value)  # as written, most of the time
+    if flag is not None:
+        return flag
     try:
         return _FLAGS[value.strip().lower()]
     except KeyError:
@@ -355,12 +358,8 @@ def _claim_values(fields: Sequence[str], services: dict[str, Service], received_
     service = services.get(service_code.strip())
     if service is None:
         raise RowError("unknown_service", f"service {service_code[:40]!r} is not in services.csv")
-    paid_service = _FLAGS.get(paid)  # as written, most of the time; else _flag's rule
-    if paid_service is None:
-        paid_service = _flag(paid, "paid_service")
-    monetary_loss = _FLAGS.get(monetary)
-    if monetary_loss is None:
-        monetary_loss = _flag(monetary, "monetary_loss")
+    paid_service = _flag(paid, "paid_service")
+    monetary_loss = _flag(monetary, "monetary_loss")
     claimed_loss = _amount(loss) if monetary_loss else None
 
     brn = None
