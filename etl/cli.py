@@ -12,6 +12,8 @@ import json
 import logging
 import sys
 
+from etl.core.sidecar import LOG_FORMAT
+
 
 def _date(text: str) -> dt.date:
     try:
@@ -99,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        format=LOG_FORMAT,
         stream=sys.stderr,
     )
     logging.getLogger("great_expectations").setLevel(logging.WARNING)

@@ -7,6 +7,7 @@ is idempotent for its day; a day sees the claims received up to it and the payme
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import os
 import time
 from collections.abc import Callable
@@ -17,13 +18,21 @@ from etl.claims.stage import stage_day
 from etl.core.clock import audit_now
 from etl.core.config import Program
 from etl.core.settings import Settings
+from etl.core.sidecar import Sidecar
 from etl.io.warehouse import Warehouse
 from etl.ledger import days
 from etl.payments.approval import approve_automatically, record_decision
 from etl.payments.compute import compute_day
 from etl.payments.publish import publish_day
+from etl.reports.finance.charts import finance_charts
 
 T = TypeVar("T")
+# What the sidecar imports while this process stages: the validations' Great Expectations, the charts' matplotlib.
+SIDECAR_PRELOAD = (
+    "etl.quality.preload",
+    *("great_expectations", "great_expectations.core", "pandas", "etl.quality.validate"),
+    *("matplotlib", "matplotlib.figure", "matplotlib.backends.backend_agg", "matplotlib.ticker"),
+)
 
 
 def day_path(wh: Warehouse, inbox: Path, program: Program, day: dt.date) -> str:
@@ -49,11 +58,13 @@ def run_day(
     run_id: str | None = None,
     approve: bool | None = None,
     validate: bool = True,
+    sidecar: Sidecar | None = None,
 ) -> dict[str, Any]:
     """Stage, validate, compute, validate, approve, publish one day: what the DAG does, in one process.
 
     The batch is approved by `approve=True` (a person running the command) or by the program's
     auto-approval switch; otherwise the day stops computed, awaiting approval (AwaitingApproval).
+    Given a sidecar, the validations and the charts run there (same steps, same order, waited for).
     """
     wh = Warehouse(settings.db_url)
     days.check_life(settings.inbox, program, day)
@@ -72,18 +83,19 @@ def run_day(
 
     staged = timed("stage", stage_day, wh, settings.inbox, program, day, run_id)
     if validate:
-        # Great Expectations takes seconds to import: only when a day is validated.
-        from etl.quality.validate import validate_day_claims, validate_day_payments
+        # Great Expectations takes seconds to import: only when a day is validated (in the sidecar, if any).
+        from etl.quality.validate import validate_claims_at, validate_payments_at
 
-        timed("validate_claims", validate_day_claims, wh, program, day)
+        timed("validate_claims", _on(sidecar), validate_claims_at, settings.db_url, program, day)
     computed = timed("compute", compute_day, wh, settings.inbox, program, day)
     if validate:
-        timed("validate_payments", validate_day_payments, wh, program, day)
+        timed("validate_payments", _on(sidecar), validate_payments_at, settings.db_url, program, day)
     if approve:
         record_decision(wh, day, True, f"relief run-day --approve ({os.environ.get('USER', 'unknown')})")
     else:
         approve_automatically(wh, program, day)  # or AwaitingApproval: a person must approve
-    published = timed("publish", publish_day, wh, settings.outbox, program, day, run_id, validate)
+    charts = functools.partial(sidecar.call, finance_charts) if sidecar else None
+    published = timed("publish", publish_day, wh, settings.outbox, program, day, run_id, validate, charts)
     return {**staged, **computed, **published, "seconds": timings}
 
 
@@ -95,10 +107,20 @@ def run_days(
     approve: bool | None = None,
     validate: bool = True,
 ) -> list[dict[str, Any]]:
-    """Every day from `first` through `last`, in order, in one process."""
+    """Every day from `first` through `last`, in order, in one process (and its sidecar).
+
+    The sidecar imports Great Expectations and matplotlib on the other core while the first day stages:
+    every `relief run-day` is a fresh process, and those imports would otherwise be most of a small day.
+    """
     results = []
     day = first
-    while day <= last:
-        results.append(run_day(settings, program, day, approve=approve, validate=validate))
-        day += dt.timedelta(days=1)
+    with Sidecar(SIDECAR_PRELOAD) as sidecar:
+        while day <= last:
+            results.append(run_day(settings, program, day, approve=approve, validate=validate, sidecar=sidecar))
+            day += dt.timedelta(days=1)
     return results
+
+
+def _on(sidecar: Sidecar | None) -> Callable[..., Any]:
+    """Call a function in the sidecar, or here without one."""
+    return sidecar.call if sidecar else lambda fn, *args: fn(*args)

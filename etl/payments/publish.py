@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypedDict
 
@@ -24,7 +25,7 @@ from etl.ledger import audit
 from etl.ledger.reconciliation import reconcile
 from etl.payments import folders, seal
 from etl.payments.approval import require_approval
-from etl.reports.finance import build_finance_files
+from etl.reports.finance import FinanceReport, build_finance_files
 
 log = logging.getLogger(__name__)
 SUITES = ("claims_staged", "payments_batch")
@@ -132,11 +133,18 @@ def _check_reconciliation(root: Path, day: dt.date, read: dict[str, Any]) -> Non
 
 
 def publish_day(
-    wh: Warehouse, root: Path, program: Program, day: dt.date, run_id: str, require_validation: bool = True
+    wh: Warehouse,
+    root: Path,
+    program: Program,
+    day: dt.date,
+    run_id: str,
+    require_validation: bool = True,
+    charts: Callable[[FinanceReport], dict[str, bytes]] | None = None,
 ) -> PublishResult:
     """Write the day's outbox folders (each manifest last, the day manifest after them) and mark it published.
 
-    A published day publishes again only as it was (its recorded run id, the same bytes).
+    A published day publishes again only as it was (its recorded run id, the same bytes). `charts` draws the
+    finance report's charts (default: here, with matplotlib; `relief run-day` passes its sidecar's).
     """
     with writer(wh, f"publish {day} ({run_id})"):
         read = _read_day(wh, program, day, require_validation)
@@ -157,7 +165,7 @@ def publish_day(
         if not replay:
             _mark_published(wh, day, run_id, summary, read["payments"])
         # The finance report reads published days only: written after the day is marked published.
-        folders.write_finance(root, day, key, header, build_finance_files(wh, program, day))
+        folders.write_finance(root, day, key, header, build_finance_files(wh, program, day, charts))
     log.info("published %s: %d payments, %d KRW%s", day, len(read["payments"]), control_sum,
              " (a rerun of a published day: the same files)" if replay else "")  # fmt: skip
     return {

@@ -19,6 +19,7 @@ import functools
 import html
 import json
 import logging
+import multiprocessing
 import os
 import re
 import sys
@@ -33,6 +34,7 @@ from etl.core.clock import audit_now
 from etl.core.config import Program
 from etl.core.errors import ValidationFailed
 from etl.core.resources import data_dir
+from etl.core.sidecar import SIDECAR_NAME
 from etl.io.lock import writer
 from etl.io.outbox import ensure_dir, write_atomic
 from etl.io.warehouse import Warehouse
@@ -57,11 +59,21 @@ def _batch_definition():
     import great_expectations as gx
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
-    if preloaded:  # a Celery worker's fork (etl.quality.preload): GX is already in memory
-        log.info("Great Expectations: preloaded by the worker")
+    in_sidecar = multiprocessing.current_process().name == SIDECAR_NAME
+    if preloaded:  # a Celery worker's fork (etl.quality.preload) or relief's sidecar: GX is already in memory
+        log.info("Great Expectations: preloaded by %s", "the relief sidecar" if in_sidecar else "the worker")
     else:
-        log.info("Great Expectations: imported in %.1f s by this process", time.perf_counter() - started)
+        by = "the relief sidecar" if in_sidecar else "this process"
+        log.info("Great Expectations: imported in %.1f s by %s", time.perf_counter() - started, by)
 
+    # GX makes (disabled) progress bars, and tqdm's default lock is a multiprocessing semaphore, which the relief
+    # sidecar (it ends with os._exit) would leave behind for a resource-tracker warning. One thread validates
+    # here: a thread lock does.
+    import threading
+
+    from tqdm import tqdm
+
+    tqdm.set_lock(threading.RLock())
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = ProgressBarsConfig(globally=False)
     source = context.data_sources.add_pandas("relief")
@@ -409,3 +421,13 @@ def validate_day_payments(wh: Warehouse, program: Program, day: dt.date, outbox:
     docs = _data_docs(outbox, day, outcome, result)
     _record(wh, day, outcome)
     return _summary(outcome, docs)
+
+
+def validate_claims_at(db_url: str, program: Program, day: dt.date) -> dict:
+    """validate_day_claims given the warehouse's URL: what a sidecar process is sent (it opens its own)."""
+    return validate_day_claims(Warehouse(db_url), program, day)
+
+
+def validate_payments_at(db_url: str, program: Program, day: dt.date) -> dict:
+    """validate_day_payments given the warehouse's URL: what a sidecar process is sent (it opens its own)."""
+    return validate_day_payments(Warehouse(db_url), program, day)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Callable
 
 from etl.core.config import Program
 from etl.io.warehouse import Warehouse
@@ -88,11 +89,19 @@ __all__ = [
 ]
 
 
-def build_finance_files(wh: Warehouse, program: Program, day: dt.date) -> dict[str, bytes]:
-    """The report's files by name: finance.json, finance.html (with the charts) and finance.xlsx."""
+def build_finance_files(
+    wh: Warehouse,
+    program: Program,
+    day: dt.date,
+    charts: Callable[[FinanceReport], dict[str, bytes]] | None = None,
+) -> dict[str, bytes]:
+    """The report's files by name: finance.json, finance.html (with the charts) and finance.xlsx.
+
+    `charts` draws the charts (default `finance_charts`, here; a sidecar's call draws them in another process).
+    """
     report = finance_report(wh, program, day)
     return {
         "finance.json": (json.dumps(report, ensure_ascii=False, indent=2, sort_keys=True) + "\n").encode("utf-8"),
-        "finance.html": render_finance_html(report, finance_charts(report)),
+        "finance.html": render_finance_html(report, (charts or finance_charts)(report)),
         "finance.xlsx": render_finance_xlsx(report),
     }

@@ -1,0 +1,146 @@
+"""A second process for a run's heavy, pure work, so its imports cost no wall time on a two-core machine.
+
+Every `relief run-day` is a fresh process, and the validations import Great Expectations (3-5 s) and the
+finance report imports matplotlib (about a second): on one core that is most of a small day. A sidecar is
+started first, in a clean interpreter (spawn: no inherited connections or locks), imports those modules on the
+other core while this process stages the day, then runs the calls it is given, one at a time, returning each
+result or exception. Calls are module-level functions with picklable arguments: they open their own
+connections from a URL.
+
+It fails safe: if the sidecar cannot start, or dies, the call runs in this process instead. The work is never
+skipped, only no longer overlapped; a log line says so.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import logging
+import multiprocessing
+import os
+import pickle
+import signal
+import sys
+import time
+from collections.abc import Callable, Sequence
+from multiprocessing.connection import Connection
+from types import TracebackType
+from typing import Any, TypeVar
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+SIDECAR_NAME = "relief-sidecar"  # the process's name, in logs and for code that asks where it runs
+
+
+class Sidecar:
+    """Runs `call(fn, *args)` in a second process that has imported `preload` in the meantime."""
+
+    def __init__(self, preload: Sequence[str], log_format: str = LOG_FORMAT) -> None:
+        self._conn: Connection | None = None
+        self._proc: Any = None
+        ctx = multiprocessing.get_context("spawn")
+        ours, theirs = ctx.Pipe()
+        level = logging.getLogger().getEffectiveLevel()
+        proc = ctx.Process(target=serve, args=(theirs, tuple(preload), level, log_format), name=SIDECAR_NAME)
+        proc.daemon = True  # never outlives this process
+        try:
+            proc.start()
+        except OSError as exc:
+            log.warning("no sidecar (%s): its work runs in this process", exc)
+            ours.close()
+            return
+        finally:
+            theirs.close()
+        self._conn, self._proc = ours, proc
+
+    @property
+    def alive(self) -> bool:
+        return self._conn is not None
+
+    def call(self, fn: Callable[..., T], *args: Any) -> T:
+        """fn(*args) in the sidecar (or here, if it is gone): its result, or its exception raised here."""
+        if self._conn is not None:
+            try:
+                self._conn.send((fn, args))
+                ok, value = self._conn.recv()
+            except (EOFError, OSError) as exc:
+                log.warning("the sidecar stopped (%r): %s runs in this process", exc, fn.__qualname__)
+                self.close()
+            else:
+                if ok:
+                    return value
+                raise value
+        return fn(*args)
+
+    def close(self) -> None:
+        """Tell the sidecar to stop (it stops its preloading too) and wait for it briefly."""
+        conn, proc, self._conn, self._proc = self._conn, self._proc, None, None
+        if conn is not None:
+            with contextlib.suppress(OSError):  # already gone
+                conn.send(None)
+            conn.close()
+        if proc is not None:
+            proc.join(timeout=5)
+            if proc.is_alive():
+                proc.terminate()
+                proc.join(timeout=5)
+
+    def __enter__(self) -> Sidecar:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        self.close()
+
+
+def serve(conn: Connection, preload: tuple[str, ...], level: int, log_format: str) -> None:
+    """The sidecar's loop: import `preload` (stopping early if told to), then run calls until told to stop."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle; it then closes us
+    logging.basicConfig(level=level, format=log_format, stream=sys.stderr)
+    logging.getLogger("great_expectations").setLevel(logging.WARNING)
+    started = time.perf_counter()
+    for name in preload:
+        if conn.poll():  # a call or a stop arrived: its own imports happen on demand
+            break
+        try:
+            importlib.import_module(name)
+        except Exception as exc:  # the call that needs it raises the same error, where it is understood
+            log.warning("sidecar: could not preload %s (%s)", name, exc)
+    log.debug("sidecar: preloaded in %.1f s", time.perf_counter() - started)
+    while True:
+        try:
+            job = conn.recv()
+        except EOFError:  # the parent is gone
+            job = None
+        if job is None:
+            _exit()
+        fn, args = job
+        try:
+            reply: tuple[bool, Any] = (True, fn(*args))
+        except Exception as exc:
+            reply = (False, _portable(exc))
+        conn.send(reply)
+
+
+def _exit() -> None:
+    """Stop at once: tearing down GX, pandas and matplotlib takes about a second, and the parent waits for it.
+
+    Nothing is lost: every call's transaction has ended before its reply was sent, logs are flushed here, and
+    the system closes the files and connections (PostgreSQL sees a client leave between transactions).
+    """
+    logging.shutdown()
+    sys.stderr.flush()
+    os._exit(0)
+
+
+def _portable(exc: Exception) -> Exception:
+    """The exception itself when it survives pickling; else a RuntimeError with its type and message."""
+    from etl.core.errors import ReliefError
+
+    if not isinstance(exc, ReliefError):  # an operator's error needs no traceback; anything else does
+        log.error("sidecar: %s failed", type(exc).__name__, exc_info=exc)
+    try:
+        pickle.loads(pickle.dumps(exc))
+    except Exception:
+        return RuntimeError(f"{type(exc).__name__}: {exc}")
+    return exc

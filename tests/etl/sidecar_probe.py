@@ -1,0 +1,6 @@
+"""Imported by a test's sidecar as its preload: says so in the file $RELIEF_SIDECAR_PROBE names."""
+
+import os
+from pathlib import Path
+
+Path(os.environ["RELIEF_SIDECAR_PROBE"]).write_text(str(os.getpid()))

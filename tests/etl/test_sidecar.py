@@ -1,0 +1,129 @@
+"""The sidecar: calls run in a second process that preloaded the heavy modules; errors come back; it fails safe."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import sys
+import time
+
+import pytest
+
+from etl.core.errors import ReliefError, ValidationFailed
+from etl.core.sidecar import Sidecar
+from tests.builders import claim
+
+
+class CustomError(ReliefError):
+    pass
+
+
+class UnpicklableError(Exception):
+    def __init__(self, a: int, b: int) -> None:  # pickling calls __init__ with one argument: it cannot come back
+        super().__init__(f"{a}/{b}")
+
+
+def raise_relief(message: str) -> None:
+    raise CustomError(message)
+
+
+def raise_unpicklable() -> None:
+    raise UnpicklableError(1, 2)
+
+
+def loaded(name: str) -> bool:
+    return name in sys.modules
+
+
+@pytest.fixture
+def sidecar():
+    with Sidecar(["colorsys"]) as side:
+        yield side
+
+
+def test_a_call_runs_in_the_sidecar_after_its_preload(tmp_path, monkeypatch):
+    probe = tmp_path / "preloaded"
+    monkeypatch.setenv("RELIEF_SIDECAR_PROBE", str(probe))
+    with Sidecar(["tests.etl.sidecar_probe"]) as side:
+        deadline = time.monotonic() + 60
+        while not probe.exists() and time.monotonic() < deadline:  # a call would cut the preload short
+            time.sleep(0.05)
+        pid = side.call(os.getpid)
+        assert pid != os.getpid() and probe.read_text() == str(pid)  # preloaded there, not here
+        assert side.call(loaded, "tests.etl.sidecar_probe") is True
+        assert not loaded("tests.etl.sidecar_probe")
+        assert side.call(divmod, 17, 5) == (3, 2)
+
+
+def test_a_call_before_the_preload_ends_cuts_it_short(tmp_path, monkeypatch):
+    with Sidecar(["great_expectations"]) as side:  # seconds to import; the call comes first
+        assert side.call(loaded, "great_expectations") is False
+
+
+def test_an_error_comes_back_with_its_type_and_message(sidecar):
+    with pytest.raises(CustomError, match="the day is wrong"):
+        sidecar.call(raise_relief, "the day is wrong")
+    with pytest.raises(RuntimeError, match="UnpicklableError: 1/2"):
+        sidecar.call(raise_unpicklable)
+    assert sidecar.call(divmod, 7, 2) == (3, 1)  # still serving after both
+
+
+def test_a_dead_sidecar_means_the_work_runs_here(sidecar, caplog):
+    sidecar._proc.kill()
+    sidecar._proc.join()
+    assert sidecar.call(os.getpid) == os.getpid()
+    assert not sidecar.alive
+    assert "the sidecar stopped" in caplog.text
+    assert sidecar.call(os.getpid) == os.getpid()  # and stays here
+
+
+def test_close_stops_the_process_even_while_it_preloads():
+    side = Sidecar(["great_expectations"])  # seconds to import: told to stop, it stops between modules
+    proc = side._proc
+    side.close()
+    assert not proc.is_alive() and proc.exitcode == 0
+    assert not side.alive and side.call(os.getpid) == os.getpid()
+
+
+def test_run_days_validates_and_draws_in_the_sidecar(ws, program, capfd, caplog):
+    """`relief run-day`'s path: the validations run in the sidecar (logged there) and the day is published."""
+    from etl.daily import run_days
+
+    caplog.set_level(logging.INFO)  # the sidecar logs at this process's level, to the same stderr
+    ws.deliver("2022-10-15", [claim(receipt_no="R1")])
+    [result] = run_days(ws.settings, program, dt.date(2022, 10, 15), dt.date(2022, 10, 15), validate=True)
+    assert (result["payments"], result["control_sum_krw"]) == (1, 30_000)
+    assert set(result["seconds"]) == {"stage", "validate_claims", "compute", "validate_payments", "publish"}
+    sidecar_said = capfd.readouterr().err  # this process's own records go to caplog, not to fd 2
+    [said] = [line for line in sidecar_said.splitlines() if "INFO etl.quality.validate: Great Expectations:" in line]
+    assert said.endswith(("preloaded by the relief sidecar", "s by the relief sidecar")), said
+    assert not [r for r in caplog.records if r.name == "etl.quality.validate"]
+    html = (ws.settings.outbox / "reports" / "finance" / "2022-10-15" / "finance.html").read_text(encoding="utf-8")
+    assert html.count("data:image/svg+xml;base64,") == 4  # the four charts drawn there came back
+
+
+def tamper_then_validate_payments(db_url: str, program, day: dt.date) -> dict:
+    """Runs in the sidecar: a basis no rule gives, then the real payments suite over it."""
+    from etl.io.warehouse import Warehouse
+    from etl.quality.validate import validate_day_payments
+
+    wh = Warehouse(db_url)
+    with wh.begin() as conn:
+        conn.exec_driver_sql("update payments set basis = 'tier_99999'")
+    return validate_day_payments(wh, program, day)
+
+
+def test_a_failed_check_in_the_sidecar_stops_the_day_here(ws, program, monkeypatch):
+    """The payments suite failing in the sidecar raises ValidationFailed here: nothing is published."""
+    import etl.quality.validate
+    from etl.daily import run_days
+
+    monkeypatch.setattr(etl.quality.validate, "validate_payments_at", tamper_then_validate_payments)
+    ws.deliver("2022-10-15", [claim(receipt_no="R1")])
+    with pytest.raises(ValidationFailed, match="payments_batch"):
+        run_days(ws.settings, program, dt.date(2022, 10, 15), dt.date(2022, 10, 15), validate=True)
+    assert not (ws.settings.outbox / "payments" / "2022-10-15").exists()
+    with ws.wh.begin() as conn:
+        results = conn.exec_driver_sql("select suite, success from validation_results").fetchall()
+    assert sorted(tuple(r) for r in results) == [("claims_staged", 1), ("payments_batch", 0)]
