@@ -18,7 +18,10 @@ from sqlalchemy.engine import Connection, Engine
 
 from etl.io.sqlfiles import copy_columns, driver_sql, positional_sql, sql, statements
 
-SCHEMA_VERSION = 2  # 2: writer_lock, day_inputs, ledger_events, cap_releases (new tables only)
+# 2: writer_lock, day_inputs, ledger_events, cap_releases (new tables only)
+# 3: the fraud checks' indexes on deliveries hold small businesses only (the full ones are dropped);
+#    the finance report's groups stored per published day (finance_groups, finance_loss_counts)
+SCHEMA_VERSION = 3
 _BATCH = 5000
 # SQLite's page cache per connection (negative: KiB). The default 2 MB thrashes once a bulk load's index pages
 # outgrow it: a day's deliveries inserted 1.8 times faster with 64 MB.
@@ -109,7 +112,7 @@ class Warehouse:
             version = conn.execute(sa.text("select max(version) from schema_version")).scalar()
             if version is None:
                 conn.execute(sa.text("insert into schema_version (version) values (:v)"), {"v": SCHEMA_VERSION})
-            elif version < SCHEMA_VERSION:  # every upgrade so far only adds tables (created above)
+            elif version < SCHEMA_VERSION:  # every upgrade so far is in the schema script (run above)
                 conn.execute(sa.text("update schema_version set version = :v"), {"v": SCHEMA_VERSION})
             elif version > SCHEMA_VERSION:
                 raise RuntimeError(

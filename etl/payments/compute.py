@@ -335,6 +335,7 @@ def _compute(wh: Warehouse, inbox: Path, program: Program, day: dt.date) -> Comp
     with wh.begin() as conn:
         run_id = _require_staged(conn, run_date)
         Warehouse.run(conn, "reset_day_results", run_date=run_date)
+        Warehouse.run(conn, "delete_finance_snapshot", run_date=run_date)  # grouped from the results cleared above
         days.record_inputs(conn, run_date, inputs.hashes)
         issued = _apply_bank_results(conn, inputs, run_date)
         extra = {d["claimant_key"] for d in inputs.decisions} | {p["claimant_key"] for p in issued.values()}

@@ -26,6 +26,7 @@ from etl.ledger.reconciliation import reconcile
 from etl.payments import folders, seal
 from etl.payments.approval import require_approval
 from etl.reports.finance import FinanceReport, build_finance_files
+from etl.reports.finance import snapshot as finance_snapshot
 
 log = logging.getLogger(__name__)
 SUITES = ("claims_staged", "payments_batch")
@@ -67,6 +68,7 @@ def _read_day(wh: Warehouse, program: Program, day: dt.date, require_validation:
         }
         read["awaiting"] = Warehouse.rows(conn, "awaiting_bank_details", run_date=run_date)[0]
         read["reconciliation"] = reconcile(Warehouse.rows(conn, "payment_groups", as_of=run_date), run_date)
+        read["finance_groups"] = finance_snapshot.compute(conn, day)  # raises before any folder is written
     read["status"], read["run_id"] = status[0]["status"], status[0]["run_id"]
     read["previous_day"] = previous[0]["run_date"] if previous else None
     read["day_counts"] = json.loads(status[0]["day_counts"])
@@ -163,7 +165,7 @@ def publish_day(
         folders.write_reports(root, day, key, header, summary, read)
         folders.write_day_manifest(root, day, key, header, read)
         if not replay:
-            _mark_published(wh, day, run_id, summary, read["payments"])
+            _mark_published(wh, day, run_id, summary, read["payments"], read["finance_groups"])
         # The finance report reads published days only: written after the day is marked published.
         folders.write_finance(root, day, key, header, build_finance_files(wh, program, day, charts))
     log.info("published %s: %d payments, %d KRW%s", day, len(read["payments"]), control_sum,
@@ -177,7 +179,14 @@ def publish_day(
     }
 
 
-def _mark_published(wh: Warehouse, day: dt.date, run_id: str, summary: dict[str, Any], payments: list[dict]) -> None:
+def _mark_published(
+    wh: Warehouse,
+    day: dt.date,
+    run_id: str,
+    summary: dict[str, Any],
+    payments: list[dict],
+    finance_groups: finance_snapshot.Groups | None,
+) -> None:
     events: list[audit.Event] = [
         {"event": "payment_published", "claimant_key": p["claimant_key"], "payment_id": p["payment_id"],
          "amount_krw": int(p["amount_krw"]), "detail": p["basis"]}
@@ -194,3 +203,4 @@ def _mark_published(wh: Warehouse, day: dt.date, run_id: str, summary: dict[str,
             updated_at=audit_now(),
         )
         audit.append(conn, day.isoformat(), run_id, "relief publish", events)
+        finance_snapshot.save(conn, finance_groups)  # the finance report's groups as of this day, kept for the next

@@ -1,8 +1,17 @@
--- The payments issued up to :as_of counted and summed by the paid business's latest claimed loss (its tier is
--- decided in Python from the program's tiers; no state: null), basis and latest bank result as of that day (none
--- yet: null). `businesses` counts each business paid once (on its first payment's group) and `basis_businesses`
--- once per basis, so either adds up over groups to distinct businesses.
-with results as (
+-- The payments issued up to :as_of to the businesses a run touched in (:changed_after, :changed_until], counted
+-- and summed by the paid business's latest claimed loss (its tier is decided in Python from the program's tiers;
+-- no state: null), basis and latest bank result as of that day (none yet: null). `businesses` counts each
+-- business paid once (on its first payment's group) and `basis_businesses` once per basis, so either adds up over
+-- groups to distinct businesses. Every window is per business or payment, so the groups of some businesses
+-- are exact: etl/reports/finance/snapshot.py keeps a day's groups as the previous day's with the touched
+-- businesses taken out as they were and put back as they are (changed_after '' : every business, in full).
+with changed as (
+    select distinct claimant_key
+    from touched_keys
+    where run_date > :changed_after and run_date <= :changed_until
+),
+
+results as (
     select
         payment_id,
         status,
@@ -21,7 +30,7 @@ ranked_states as (
         loss_krw,
         row_number() over (partition by claimant_key order by run_date desc) as state_rank
     from business_state
-    where run_date <= :as_of
+    where run_date <= :as_of and claimant_key in (select claimant_key from changed)
 ),
 
 losses as (
@@ -39,7 +48,7 @@ paid as (
     from payments as p
     left join latest as l on l.payment_id = p.payment_id
     left join losses as s on s.claimant_key = p.claimant_key
-    where p.run_date <= :as_of
+    where p.run_date <= :as_of and p.claimant_key in (select claimant_key from changed)
 )
 
 select

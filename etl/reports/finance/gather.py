@@ -13,6 +13,7 @@ from etl.core.config import Program
 from etl.core.errors import ReliefError
 from etl.io.warehouse import Warehouse
 from etl.ledger.reconciliation import reconcile
+from etl.reports.finance import snapshot
 from etl.reports.finance.model import (
     AGE_BUCKETS,
     NO_LOSS,
@@ -255,8 +256,8 @@ def finance_report(wh: Warehouse, program: Program, day: dt.date) -> FinanceRepo
         as_of = published_day(conn, day)
         groups = Warehouse.rows(conn, "payment_groups", as_of=as_of)
         money = money_totals(conn, as_of, groups)
-        paid = Warehouse.rows(conn, "finance_payment_groups", as_of=as_of)
-        losses = Warehouse.rows(conn, "finance_losses", as_of=as_of)
+        paid = snapshot.payment_groups(conn, as_of)
+        losses = snapshot.loss_counts(conn, as_of)
         queue = Warehouse.rows(conn, "review_queue", run_date=as_of, review_threshold_krw=threshold)
         held = Warehouse.rows(conn, "current_holds", run_date=as_of)
         awaiting = Warehouse.rows(conn, "awaiting_bank_details", run_date=as_of)[0]

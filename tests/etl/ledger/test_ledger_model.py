@@ -977,6 +977,25 @@ class LedgerMachine(RuleBasedStateMachine):
         for key, paid in net.items():
             assert paid <= self.max_entitlement.get(key, 0), f"{key}: net paid {paid} over any entitlement it had"
 
+    @invariant()
+    def the_stored_finance_groups_are_the_full_grouping(self) -> None:
+        """Each published day's finance groups, kept as the previous day's moved by the touched businesses
+        (etl/reports/finance/snapshot.py), equal grouping the whole history as of that day."""
+        from etl.reports.finance import snapshot
+
+        def full(conn, name: str, ds: str) -> list[dict]:
+            rows = Warehouse.rows(conn, name, as_of=ds, changed_after=snapshot.EVERY_BUSINESS, changed_until=ds)
+            return [{k: (int(v) if k in snapshot.GROUP_SUMS else v) for k, v in r.items()} for r in rows]
+
+        with self.ws.wh.begin() as conn:
+            for day in self.published:
+                ds = day.isoformat()
+                assert snapshot.is_stored(conn, ds), f"{ds}: published without its finance groups"
+                stored = Warehouse.rows(conn, "stored_finance_groups", run_date=ds)
+                assert stored == full(conn, "finance_payment_groups", ds), ds
+                losses = Warehouse.rows(conn, "stored_finance_losses", run_date=ds)
+                assert losses == full(conn, "finance_losses", ds), ds
+
 
 class PostgresLedgerMachine(LedgerMachine):
     backend = "postgresql"
