@@ -24,30 +24,23 @@ latest as (
     select payment_id, status from results where result_rank = 1
 ),
 
-ranked_states as (
-    select
-        claimant_key,
-        loss_krw,
-        row_number() over (partition by claimant_key order by run_date desc) as state_rank
-    from business_state
-    where run_date <= :as_of and claimant_key in (select claimant_key from changed)
-),
-
-losses as (
-    select claimant_key, loss_krw from ranked_states where state_rank = 1
-),
-
 paid as (
     select
         p.basis,
         p.amount_krw,
         l.status,
-        s.loss_krw,
+        -- the business's latest loss: one index probe (business_state's key) per payment, whatever the history
+        (
+            select s.loss_krw
+            from business_state as s
+            where s.claimant_key = p.claimant_key and s.run_date <= :as_of
+            order by s.run_date desc
+            limit 1
+        ) as loss_krw,
         row_number() over (partition by p.claimant_key order by p.payment_id) as business_rank,
         row_number() over (partition by p.claimant_key, p.basis order by p.payment_id) as basis_rank
     from payments as p
     left join latest as l on l.payment_id = p.payment_id
-    left join losses as s on s.claimant_key = p.claimant_key
     where p.run_date <= :as_of and p.claimant_key in (select claimant_key from changed)
 )
 
