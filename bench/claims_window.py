@@ -43,14 +43,14 @@ STAGES = ("stage", "validate_claims", "compute", "validate_payments", "publish")
 
 
 def tree_rss_peak(pid: int, stop: threading.Event, peak: list[float]) -> None:
-    """Sample the summed RSS of a process and its children (relief's sidecar) every 50 ms, keep the peak."""
+    """Sample the summed RSS of a process and its children (relief's sidecar) every 200 ms, keep the peak."""
     import psutil
 
     try:
         root = psutil.Process(pid)
     except psutil.NoSuchProcess:
         return
-    while not stop.wait(0.05):
+    while not stop.wait(0.2):
         total = 0
         try:
             for proc in (root, *root.children(recursive=True)):
@@ -65,7 +65,7 @@ def run_measured(cmd: list[str], env: dict[str, str]) -> tuple[float, float, str
     """Wall seconds, peak RSS (MiB) of the process and its children together, and its stdout.
 
     The peak is the larger of the process's own (the kernel's high-water mark) and the sum over its process
-    tree sampled every 50 ms: `relief run-day` validates in a second process (its sidecar), whose memory counts.
+    tree sampled every 200 ms: `relief run-day` validates in a second process (its sidecar), whose memory counts.
     """
     started = time.perf_counter()
     with tempfile.TemporaryFile() as err:
