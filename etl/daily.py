@@ -27,12 +27,8 @@ from etl.payments.publish import publish_day
 from etl.reports.finance.charts import finance_charts
 
 T = TypeVar("T")
-# What the sidecar imports while this process stages: the validations' Great Expectations, the charts' matplotlib.
-SIDECAR_PRELOAD = (
-    "etl.quality.preload",
-    *("great_expectations", "great_expectations.core", "pandas", "etl.quality.validate"),
-    *("matplotlib", "matplotlib.figure", "matplotlib.backends.backend_agg", "matplotlib.ticker"),
-)
+# What the sidecar imports for the charts, beside what a Celery worker preloads for the validations.
+CHART_MODULES = ("matplotlib", "matplotlib.figure", "matplotlib.backends.backend_agg", "matplotlib.ticker")
 
 
 def day_path(wh: Warehouse, inbox: Path, program: Program, day: dt.date) -> str:
@@ -114,7 +110,9 @@ def run_days(
     """
     results = []
     day = first
-    with Sidecar(SIDECAR_PRELOAD) as sidecar:
+    from etl.quality.preload import PRELOADED  # here: at import it reads Airflow's Celery config inside Airflow
+
+    with Sidecar((*PRELOADED, "etl.quality.validate", *CHART_MODULES)) as sidecar:
         while day <= last:
             results.append(run_day(settings, program, day, approve=approve, validate=validate, sidecar=sidecar))
             day += dt.timedelta(days=1)
