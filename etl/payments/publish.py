@@ -67,7 +67,8 @@ def _read_day(wh: Warehouse, program: Program, day: dt.date, require_validation:
             )
         }
         read["awaiting"] = Warehouse.rows(conn, "awaiting_bank_details", run_date=run_date)[0]
-        read["reconciliation"] = reconcile(Warehouse.rows(conn, "payment_groups", as_of=run_date), run_date)
+        read["payment_groups"] = Warehouse.rows(conn, "payment_groups", as_of=run_date)
+        read["reconciliation"] = reconcile(read["payment_groups"], run_date)
         read["finance_groups"] = finance_snapshot.compute(conn, day)  # raises before any folder is written
     read["status"], read["run_id"] = status[0]["status"], status[0]["run_id"]
     read["previous_day"] = previous[0]["run_date"] if previous else None
@@ -167,7 +168,10 @@ def publish_day(
         if not replay:
             _mark_published(wh, day, run_id, summary, read["payments"], read["finance_groups"])
         # The finance report reads published days only: written after the day is marked published.
-        folders.write_finance(root, day, key, header, build_finance_files(wh, program, day, charts))
+        # It reuses what _read_day read (the same rows: this writer has held the warehouse since).
+        known = {"payment_groups": read["payment_groups"], "review_queue": read["queue"],
+                 "current_holds": read["held"], "awaiting_bank_details": [read["awaiting"]]}  # fmt: skip
+        folders.write_finance(root, day, key, header, build_finance_files(wh, program, day, charts, known))
     log.info("published %s: %d payments, %d KRW%s", day, len(read["payments"]), control_sum,
              " (a rerun of a published day: the same files)" if replay else "")  # fmt: skip
     return {

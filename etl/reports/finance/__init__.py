@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from etl.core.config import Program
 from etl.io.warehouse import Warehouse
@@ -94,12 +94,14 @@ def build_finance_files(
     program: Program,
     day: dt.date,
     charts: Callable[[FinanceReport], dict[str, bytes]] | None = None,
+    read_as_of: Mapping[str, list[dict]] | None = None,
 ) -> dict[str, bytes]:
     """The report's files by name: finance.json, finance.html (with the charts) and finance.xlsx.
 
     `charts` draws the charts (default `finance_charts`, here; a sidecar's call draws them in another process).
+    `read_as_of`: rows publish has read of the day already (`finance_report`).
     """
-    report = finance_report(wh, program, day)
+    report = finance_report(wh, program, day, read_as_of)
     return {
         "finance.json": (json.dumps(report, ensure_ascii=False, indent=2, sort_keys=True) + "\n").encode("utf-8"),
         "finance.html": render_finance_html(report, (charts or finance_charts)(report)),

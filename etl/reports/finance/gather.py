@@ -249,18 +249,30 @@ def _daily(groups: list[dict], days: list[dict]) -> list[DayPoint]:
     return out
 
 
-def finance_report(wh: Warehouse, program: Program, day: dt.date) -> FinanceReport:
-    """Every money figure of the program as of the latest published day on or before `day`, in one read."""
+def finance_report(
+    wh: Warehouse, program: Program, day: dt.date, read_as_of: Mapping[str, list[dict]] | None = None
+) -> FinanceReport:
+    """Every money figure of the program as of the latest published day on or before `day`, in one read.
+
+    `read_as_of` holds the rows of some of its reads (payment_groups, review_queue, current_holds,
+    awaiting_bank_details) as of `day` itself, read under the same writer's hold (publish, which
+    has just read them for the day's folders); they are used only when `day` is the report's day.
+    """
     threshold = program.review_threshold_krw
     with wh.begin() as conn:
         as_of = published_day(conn, day)
-        groups = Warehouse.rows(conn, "payment_groups", as_of=as_of)
+        known = read_as_of if read_as_of is not None and as_of == day.isoformat() else {}
+
+        def rows(query: str, **params: Any) -> list[dict]:
+            return list(known[query]) if query in known else Warehouse.rows(conn, query, **params)
+
+        groups = rows("payment_groups", as_of=as_of)
         money = money_totals(conn, as_of, groups)
         paid = snapshot.payment_groups(conn, as_of)
         losses = snapshot.loss_counts(conn, as_of)
-        queue = Warehouse.rows(conn, "review_queue", run_date=as_of, review_threshold_krw=threshold)
-        held = Warehouse.rows(conn, "current_holds", run_date=as_of)
-        awaiting = Warehouse.rows(conn, "awaiting_bank_details", run_date=as_of)[0]
+        queue = rows("review_queue", run_date=as_of, review_threshold_krw=threshold)
+        held = rows("current_holds", run_date=as_of)
+        awaiting = rows("awaiting_bank_details", run_date=as_of)[0]
         capped = Warehouse.rows(conn, "finance_over_cap", as_of=as_of)
         decisions = Warehouse.rows(conn, "close_decisions", as_of=as_of)
         days = Warehouse.rows(conn, "finance_days", as_of=as_of)

@@ -320,6 +320,24 @@ def test_the_same_report_gives_the_same_bytes(history, program, report, files):
     assert render_finance_html(report, charts) == files["finance.html"]
 
 
+def test_publish_reuses_its_own_reads_and_writes_the_report_a_fresh_read_gives(history, program):
+    """Publish hands the report the rows it read for the day's folders (review queue, holds, awaiting, payment
+    groups) instead of reading them again: the published files are what a report read from scratch gives."""
+    for day in ("2022-10-15", "2022-10-16", "2022-11-20"):
+        folder = history.settings.outbox / "reports" / "finance" / day
+        fresh = build_finance_files(history.wh, program, dt.date.fromisoformat(day))
+        assert {name: (folder / name).read_bytes() for name in fresh} == fresh, day
+
+
+def test_the_report_takes_the_rows_given_only_for_its_own_day(history, program, report):
+    given = {"awaiting_bank_details": [{"businesses": 0, "owed_krw": 0}]}
+    assert report["awaiting_bank_details"]["businesses"] > 0  # else the rows given could not be told from a read
+    used = finance_report(history.wh, program, dt.date(2022, 11, 20), given)
+    assert used["awaiting_bank_details"] == {"businesses": 0, "owed_krw": 0}
+    # Asked for 11-25, the report is as of 11-20 (the latest published day): rows given as of 11-25 are not its.
+    assert finance_report(history.wh, program, dt.date(2022, 11, 25), given) == report
+
+
 def test_building_a_report_imports_matplotlib_only_when_charts_are_drawn():
     probe = (
         "import sys; import etl.reports.finance, etl.reports.summary, etl.reports.sheets; "
