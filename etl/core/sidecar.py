@@ -4,8 +4,9 @@ Every `relief run-day` is a fresh process, and the validations import Great Expe
 finance report imports matplotlib (about a second): on one core that is most of a small day. A sidecar is
 started first, in a clean interpreter (spawn: no inherited connections or locks), imports those modules on the
 other core while this process stages the day, then runs the calls it is given, one at a time, returning each
-result or exception. Calls are module-level functions with picklable arguments: they open their own
-connections from a URL.
+result or exception. Between calls it goes on importing what is left (a call that arrives first cuts the list
+short), so matplotlib is in memory by the time the charts are drawn. Calls are module-level functions with
+picklable arguments: they open their own connections from a URL.
 
 It fails safe: if the sidecar cannot start, or dies, the call runs in this process instead. The work is never
 skipped, only no longer overlapped; a log line says so.
@@ -94,19 +95,12 @@ class Sidecar:
 
 
 def serve(conn: Connection, preload: tuple[str, ...], level: int, log_format: str) -> None:
-    """The sidecar's loop: import `preload` (stopping early if told to), then run calls until told to stop."""
+    """The sidecar's loop: run calls until told to stop, importing `preload` whenever no call is waiting."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle; it then closes us
     logging.basicConfig(level=level, format=log_format, stream=sys.stderr)
     logging.getLogger("great_expectations").setLevel(logging.WARNING)
-    started = time.perf_counter()
-    for name in preload:
-        if conn.poll():  # a call or a stop arrived: its own imports happen on demand
-            break
-        try:
-            importlib.import_module(name)
-        except Exception as exc:  # the call that needs it raises the same error, where it is understood
-            log.warning("sidecar: could not preload %s (%s)", name, exc)
-    log.debug("sidecar: preloaded in %.1f s", time.perf_counter() - started)
+    waiting = list(preload)
+    _preload_while_idle(conn, waiting)
     while True:
         try:
             job = conn.recv()
@@ -120,6 +114,21 @@ def serve(conn: Connection, preload: tuple[str, ...], level: int, log_format: st
         except Exception as exc:
             reply = (False, _portable(exc))
         conn.send(reply)
+        _preload_while_idle(conn, waiting)  # e.g. matplotlib for the charts, while the parent computes
+
+
+def _preload_while_idle(conn: Connection, waiting: list[str]) -> None:
+    """Import the modules still waiting, in order, one at a time, until a call (or the stop) arrives: a call is
+    never kept waiting for more than the import under way, and what a call did not need is imported after it."""
+    started, before = time.perf_counter(), len(waiting)
+    while waiting and not conn.poll():
+        name = waiting.pop(0)
+        try:
+            importlib.import_module(name)
+        except Exception as exc:  # the call that needs it raises the same error, where it is understood
+            log.warning("sidecar: could not preload %s (%s)", name, exc)
+    if len(waiting) < before:
+        log.debug("sidecar: preloaded %d module(s) in %.1f s", before - len(waiting), time.perf_counter() - started)
 
 
 def _exit() -> None:

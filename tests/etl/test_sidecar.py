@@ -78,6 +78,44 @@ def test_a_dead_sidecar_means_the_work_runs_here(sidecar, caplog):
     assert sidecar.call(os.getpid) == os.getpid()  # and stays here
 
 
+class ScriptedPipe:
+    """The sidecar's end of the pipe, scripted: poll() answers from `polls` (then: is a message left?)."""
+
+    def __init__(self, polls: list[bool], messages: list) -> None:
+        self.polls, self.messages, self.replies = polls, messages, []
+
+    def poll(self) -> bool:
+        return self.polls.pop(0) if self.polls else bool(self.messages)
+
+    def recv(self):
+        return self.messages.pop(0)
+
+    def send(self, reply) -> None:
+        self.replies.append(reply)
+
+
+class Stopped(Exception):
+    pass
+
+
+def test_the_preload_stops_for_a_call_and_resumes_after_it(monkeypatch):
+    """A call cuts the preload short (it waits for the import under way only); what is left is imported while
+    no call waits (in relief run-day: matplotlib, while the parent computes, before the charts are asked for)."""
+    import etl.core.sidecar as sidecar_module
+
+    imported: list[str] = []
+    monkeypatch.setattr(sidecar_module.importlib, "import_module", imported.append)
+    monkeypatch.setattr(sidecar_module, "_exit", lambda: (_ for _ in ()).throw(Stopped()))
+    monkeypatch.setattr(sidecar_module.signal, "signal", lambda *args: None)
+    seen_by_call = lambda: list(imported)  # noqa: E731 - what had been imported when the call ran
+    # Idle, then a call waits; idle twice, then a call waits; idle, and the stop comes.
+    pipe = ScriptedPipe([False, True, False, False, True, False], [(seen_by_call, ()), (seen_by_call, ()), None])
+    with pytest.raises(Stopped):
+        sidecar_module.serve(pipe, ("gx", "pandas", "matplotlib", "matplotlib.figure"), logging.INFO, "%(message)s")
+    assert pipe.replies == [(True, ["gx"]), (True, ["gx", "pandas", "matplotlib"])]
+    assert imported == ["gx", "pandas", "matplotlib", "matplotlib.figure"]  # the rest, after the second call
+
+
 def test_close_stops_the_process_even_while_it_preloads():
     side = Sidecar(["great_expectations"])  # seconds to import: told to stop, it stops between modules
     proc = side._proc
