@@ -12,6 +12,9 @@ export AIRFLOW_HOME ?= $(RELIEF_VAR)/airflow
 export AIRFLOW__CORE__DAGS_FOLDER := $(CURDIR)/dags
 export AIRFLOW__CORE__LOAD_EXAMPLES := False
 export AIRFLOW__CORE__DEFAULT_TIMEZONE := Asia/Seoul
+# The LocalExecutor, with Great Expectations imported once in the scheduler, before it forks the workers that fork
+# the tasks (etl/quality/local_executor.py): no validation task pays GX's import. scripts/airflow_celery.sh sets Celery.
+export AIRFLOW__CORE__EXECUTOR ?= etl.quality.local_executor.PreloadingLocalExecutor
 export GX_ANALYTICS_ENABLED := False
 # The local (demo) seal key for manifests: production sets its own RELIEF_SEAL_KEY or RELIEF_SEAL_KEY_FILE.
 export RELIEF_SEAL_KEY ?= demo-only-key

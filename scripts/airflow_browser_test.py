@@ -239,6 +239,16 @@ class Airflow:
             out.append(f"{path.relative_to(self.home / 'logs')}:\n" + "\n".join(events))
         return "\n".join(out)
 
+    def validations(self) -> dict[str, str]:
+        """Each validation task attempt's log, by path, and how it found Great Expectations: "preloaded by the
+        worker" (etl/quality/local_executor.py) or "imported in" (the task paid the import)."""
+        found = {}
+        for path in sorted((self.home / "logs").rglob("task_id=validate_*/attempt=*.log")):
+            text = path.read_text(encoding="utf-8", errors="replace")
+            said = next((w for w in ("preloaded by the worker", "imported in") if w in text), "")
+            found[str(path.relative_to(self.home / "logs"))] = said
+        return found
+
     def stop(self) -> None:
         """Stop standalone and everything it started (its own process group), and only that."""
         if self.proc.poll() is None:
@@ -276,6 +286,7 @@ def start_airflow(home: Path, relief_env: dict[str, str], template_db: Path | No
         AIRFLOW__API__WORKERS="1",
         AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS="admin:admin",
         AIRFLOW__CORE__PARALLELISM="4",
+        AIRFLOW__CORE__EXECUTOR="etl.quality.local_executor.PreloadingLocalExecutor",
         AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME="0.5",
         AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL="5",
         AIRFLOW__WEBSERVER__EXPOSE_CONFIG="False",
@@ -607,6 +618,7 @@ def run(root: Path, shot_dir: Path, template_db: Path | None = None, keep: bool 
         )
         facts["alerts"] = list(servers.alerts)
         facts["crashes"] = airflow.crashes()
+        facts["validations"] = airflow.validations()
         payments = {d: (Path(relief_env["RELIEF_OUTBOX"]) / "payments" / d / "manifest.json").is_file() for d in DAYS}
         if not all(payments.values()):
             raise AssertionError(f"payment folders published: {payments}")

@@ -52,5 +52,9 @@ def test_operate_claims_daily_in_the_airflow_ui(tmp_path, airflow_db):
     subjects = [a.get("subject", "") for a in facts["alerts"]]
     assert any("2022-10-16: close_day failed" in s for s in subjects), subjects
     assert any(a.get("kind") == "deadline_missed" for a in facts["alerts"]), subjects
+    # The scheduler preloaded Great Expectations before forking the LocalExecutor's workers: no validation task
+    # imported it (etl/quality/local_executor.py). Every day validates twice; day 2 ran twice (rejected, cleared).
+    said = facts["validations"]
+    assert len(said) >= 6 and set(said.values()) == {"preloaded by the worker"}, said
     assert facts["crashes"] == [], "an Airflow component's loop died: " + "\n".join(facts["crashes"])
     assert seconds < 420, f"the browser test took {seconds:.0f} s (budget: under 5 minutes)"

@@ -1,4 +1,4 @@
-"""A Celery worker preloads Great Expectations for its tasks; nothing else does."""
+"""Celery workers and the LocalExecutor preload Great Expectations for their tasks; nothing else does."""
 
 from __future__ import annotations
 
@@ -41,3 +41,24 @@ def test_the_scheduler_reading_the_same_config_does_not_preload():
         "print('great_expectations' in sys.modules, bool(p.CELERY_CONFIG))"
     )
     assert _run(code) == "False True"
+
+
+_EXECUTOR = (
+    "import sys, multiprocessing;"
+    "multiprocessing.set_start_method(sys.argv[1]);"
+    "from airflow.executors.local_executor import LocalExecutor;"
+    "import etl.quality.local_executor as m;"
+    "loaded = 'great_expectations' in sys.modules;"
+    "LocalExecutor.start = lambda self: print(loaded, all(n in sys.modules for n in m.PRELOAD_MODULES));"
+    "m.PreloadingLocalExecutor(parallelism=1).start()"
+)
+
+
+def test_the_local_executor_preloads_before_it_forks_its_workers():
+    """Importing the class (the API server, the DAG processor do) loads nothing; `start()` (the scheduler's) imports
+    GX before LocalExecutor.start forks the workers, whose forks run the tasks."""
+    assert _run(_EXECUTOR, "fork") == "False True"
+
+
+def test_the_local_executor_does_not_preload_when_nothing_is_inherited():
+    assert _run(_EXECUTOR, "spawn") == "False False"
