@@ -41,7 +41,9 @@ def test_no_account_phone_or_business_number_in_logs_xcom_or_results(airflow_hom
             phone=PHONES[1],
             claimed_loss_krw=700_000,
         ),
-        claim(receipt_no="P3", business_reg_no=make_brn(503), account_no="12-34", phone=PHONES[0]),  # bad account
+        # a bad account (21 digits, over the 20 allowed): long enough that a log line cannot hold it by chance (the
+        # short "12-34" it replaced made the test fail whenever a timestamp's microseconds read 1234...)
+        claim(receipt_no="P3", business_reg_no=make_brn(503), account_no="4821-9073-5516-2287-03915", phone=PHONES[0]),
         claim(receipt_no="P4", business_reg_no="123-45-67891", phone=PHONES[1]),  # bad check digit
     ]
     ws.deliver("2022-10-15", rows)
@@ -55,6 +57,7 @@ def test_no_account_phone_or_business_number_in_logs_xcom_or_results(airflow_hom
     assert run2.states == {"2022-10-15": "success"}, run2.tail()
 
     secrets = secrets_of(rows) | {make_brn(502)}
+    assert min(map(len, secrets)) >= 10, "a short secret would be found in the logs by chance (timestamps, ids)"
     haystacks = {"process output": run.output + run2.output}
     for log in (airflow_home.home / "logs").rglob("*"):
         if log.is_file():
