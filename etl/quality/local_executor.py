@@ -19,7 +19,6 @@ import multiprocessing
 
 from airflow.executors.local_executor import LocalExecutor
 
-from etl.quality.preload import PRELOADED as PRELOAD_MODULES
 from etl.quality.preload import preload
 
 log = logging.getLogger(__name__)
@@ -29,9 +28,9 @@ class PreloadingLocalExecutor(LocalExecutor):
     """LocalExecutor whose workers (and so their tasks) are forked with GX and pandas already imported."""
 
     def start(self) -> None:
-        if multiprocessing.get_start_method() == "fork":
-            seconds = preload(PRELOAD_MODULES)
-            log.info("relief: Great Expectations preloaded in %.1f s for the LocalExecutor's tasks", seconds)
+        method = multiprocessing.get_start_method()
+        if method == "fork":
+            log.info("relief: Great Expectations preloaded in %.1f s for the LocalExecutor's tasks", preload())
         else:
-            log.info("relief: start method %r, nothing to inherit: tasks import GX", multiprocessing.get_start_method())
+            log.info("relief: start method %r, nothing to inherit: tasks import GX", method)
         super().start()

@@ -47,9 +47,9 @@ _EXECUTOR = (
     "import sys, multiprocessing;"
     "multiprocessing.set_start_method(sys.argv[1]);"
     "from airflow.executors.local_executor import LocalExecutor;"
-    "import etl.quality.local_executor as m;"
+    "import etl.quality.local_executor as m; from etl.quality.preload import PRELOADED;"
     "loaded = 'great_expectations' in sys.modules;"
-    "LocalExecutor.start = lambda self: print(loaded, all(n in sys.modules for n in m.PRELOAD_MODULES));"
+    "LocalExecutor.start = lambda self: print(loaded, all(n in sys.modules for n in PRELOADED));"
     "m.PreloadingLocalExecutor(parallelism=1).start()"
 )
 
