@@ -23,9 +23,11 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from etl.claims.blocks import canonical_values
 from etl.claims.counts import damage_category  # noqa: F401 - re-exported: tests and callers import it here
 from etl.claims.identifiers import normalise_brn, normalise_phone
-from etl.io.csvfile import MalformedFileError, read_records
+from etl.io.csvblocks import WINDOW_BYTES, read_windows
+from etl.io.csvfile import MalformedFileError, Record, read_records
 
 CLAIM_COLUMNS = [
     "receipt_no",
@@ -432,36 +434,61 @@ def iter_claims(
 
 
 def iter_claim_values(
-    path: Path, services: dict[str, Service], *, day: dt.date | None = None, outage_date: dt.date | None = None
+    path: Path,
+    services: dict[str, Service],
+    *,
+    day: dt.date | None = None,
+    outage_date: dt.date | None = None,
+    vectorised: bool = True,
+    window_bytes: int = WINDOW_BYTES,
 ) -> Iterator[tuple[int, tuple | None, dict | None]]:
     """iter_claims in staging's form: (line_no, the values in CLAIM_VALUE_COLUMNS order, None), or
-    (line_no, None, the quarantine row). The same checks, in the same order, without a dict per row."""
+    (line_no, None, the quarantine row). The same checks, in the same order, without a dict per row.
+
+    The file is read in windows of up to `window_bytes` (io/csvblocks.py): its well-formed records split by
+    Arrow, those in canonical form checked as vectors (`blocks.canonical_values`), every other record read and
+    checked one at a time. `vectorised=False` reads and checks every record one at a time: the reference the
+    fast path is tested against."""
     if not os.path.lexists(path):
         raise MalformedFileError(path, "does not exist: the intake has not delivered this day")
     received_at = _ReceivedAt(received_range(day, outage_date))
     names = tuple(CLAIM_COLUMNS)
     bounds = _bounds(FIELD_LIMITS, names)
-    for rec in read_records(path, CLAIM_COLUMNS):
+
+    def one(rec: Record) -> tuple[int, tuple | None, dict | None]:
         fields = rec.fields
         if rec.error or fields is None:
             reason = rec.error or "bad_quoting"
-            yield (
+            return (
                 rec.line_no,
                 None,
                 {"line_no": rec.line_no, "reason": reason, "detail": REASONS[reason], "raw": rec.raw},
             )
-            continue
         try:
             _check_text(names, fields, bounds, FREE_TEXT)
-            values = _claim_values(fields, services, received_at)
+            return rec.line_no, _claim_values(fields, services, received_at), None
         except RowError as err:
-            yield (
+            return (
                 rec.line_no,
                 None,
                 {"line_no": rec.line_no, "reason": err.reason, "detail": err.detail, "raw": rec.raw},
             )
-            continue
-        yield rec.line_no, values, None
+
+    if not vectorised:
+        yield from map(one, read_records(path, CLAIM_COLUMNS))
+        return
+    for window in read_windows(path, CLAIM_COLUMNS, window_bytes):
+        others = iter(window.others)
+        other = next(others, None)
+        fast = canonical_values(window.table(CLAIM_COLUMNS), services, received_at) if window.line_nos else []
+        for i, (line_no, values) in enumerate(zip(window.line_nos, fast)):
+            while other is not None and other.line_no < line_no:
+                yield one(other)
+                other = next(others, None)
+            yield (line_no, values, None) if values is not None else one(window.record_at(i))
+        while other is not None:
+            yield one(other)
+            other = next(others, None)
 
 
 def parse_claims_file(

@@ -31,6 +31,7 @@ header-less file's first line is a claim, with a phone number and an account in 
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import re
 from collections.abc import Iterator
@@ -424,8 +425,9 @@ def _plain(line_no: int, data: bytes, width: int) -> Record:
     return Record(line_no, raw, fields, None if len(fields) == width else "wrong_field_count")
 
 
-def read_records(path: Path, expected_header: list[str]) -> Iterator[Record]:
-    """Yield the data records of a CSV file one at a time; raise MalformedFileError for a file-level problem."""
+@contextlib.contextmanager
+def opened_after_header(path: Path, expected_header: list[str]) -> Iterator[tuple[BinaryIO, _Lines]]:
+    """The file open (regular files only) with its header read and checked; MalformedFileError if it is not."""
     try:
         fh = open_regular(path)
     except UnsafeInboxFile as exc:
@@ -433,6 +435,12 @@ def read_records(path: Path, expected_header: list[str]) -> Iterator[Record]:
     with fh:
         src = _Lines(fh)
         _read_header(src, path, expected_header)
+        yield fh, src
+
+
+def read_records(path: Path, expected_header: list[str]) -> Iterator[Record]:
+    """Yield the data records of a CSV file one at a time; raise MalformedFileError for a file-level problem."""
+    with opened_after_header(path, expected_header) as (fh, src):
         width = len(expected_header)
         readline = fh.readline
         while True:
@@ -445,42 +453,55 @@ def read_records(path: Path, expected_header: list[str]) -> Iterator[Record]:
                 if line.strip():
                     yield _plain(start[1], line, width)
                 continue
-            first = src.take(data)
-            if first is None:
+            rec = _next_record(src, width, start, src.take(data))
+            if rec is _END:
                 return
-            data, line_end = first
-            if line_end and b'"' not in data:  # the last line, without a line end
-                if data.strip():
-                    yield _plain(start[1], data, width)
-                continue
-            if line_end:
-                rec = _quoted_record(src, start[1], data, width)
-                if rec is not None:
-                    yield rec
-                    continue
-                src.reset(start)
-                first = src.piece()
-                assert first is not None
-            status, scan = _scan(src, first, keep=MAX_RECORD_BYTES)
-            if status == _BROKEN:
-                yield _recover(src, start, width)
-            elif scan.count != width and scan.lines > 1 and not scan.overflow:
-                # Well-quoted, but of the wrong width over several lines: an unterminated quote may have
-                # taken later rows; the recovery rule decides where this record ends.
-                end = src.mark()
-                rec = _recover(src, start, width)
-                fields = _decode_fields(scan.fields)
-                if src.mark() == end and fields is not None:  # it takes the record whole: just the wrong width
-                    rec = Record(start[1], rec.raw, fields, "wrong_field_count")
-                yield rec
-            elif scan.overflow:
-                raw = _raw_text(scan.raw_bytes()) + f" [record truncated: {scan.size} bytes in all]"
-                yield Record(start[1], raw, None, "record_too_long")
-            else:
-                raw_bytes = scan.raw_bytes()
-                fields = _decode_fields(scan.fields)
-                if fields is None:
-                    yield Record(start[1], _raw_text(raw_bytes), None, "invalid_utf8")
-                else:
-                    error = None if len(fields) == width else "wrong_field_count"
-                    yield Record(start[1], _raw_text(raw_bytes), fields, error)
+            if rec is not None:
+                yield rec  # type: ignore[misc]
+
+
+_END = object()  # _next_record at the end of the file
+
+
+def _next_record(
+    src: _Lines, width: int, start: tuple[int, int] | None = None, first: tuple[bytes, bool] | None = None
+) -> Record | object | None:
+    """The record starting at the reader's position, in any form, with the recovery rule (the reader is then
+    after it); None for a blank line; `_END` at the end of the file. `start` and `first`: its first piece,
+    already read from there."""
+    if start is None:
+        start = src.mark()
+        first = src.piece()
+    if first is None:
+        return _END
+    data, line_end = first
+    if line_end and b'"' not in data:  # a whole line without quoting (the last line may have no line end)
+        return _plain(start[1], data, width) if data.strip() else None
+    if line_end:
+        rec = _quoted_record(src, start[1], data, width)
+        if rec is not None:
+            return rec
+        src.reset(start)
+        first = src.piece()
+        assert first is not None
+    status, scan = _scan(src, first, keep=MAX_RECORD_BYTES)
+    if status == _BROKEN:
+        return _recover(src, start, width)
+    if scan.count != width and scan.lines > 1 and not scan.overflow:
+        # Well-quoted, but of the wrong width over several lines: an unterminated quote may have
+        # taken later rows; the recovery rule decides where this record ends.
+        end = src.mark()
+        rec = _recover(src, start, width)
+        fields = _decode_fields(scan.fields)
+        if src.mark() == end and fields is not None:  # it takes the record whole: just the wrong width
+            rec = Record(start[1], rec.raw, fields, "wrong_field_count")
+        return rec
+    if scan.overflow:
+        raw = _raw_text(scan.raw_bytes()) + f" [record truncated: {scan.size} bytes in all]"
+        return Record(start[1], raw, None, "record_too_long")
+    raw_bytes = scan.raw_bytes()
+    fields = _decode_fields(scan.fields)
+    if fields is None:
+        return Record(start[1], _raw_text(raw_bytes), None, "invalid_utf8")
+    error = None if len(fields) == width else "wrong_field_count"
+    return Record(start[1], _raw_text(raw_bytes), fields, error)
