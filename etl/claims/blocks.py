@@ -32,9 +32,36 @@ _BANK_CODE = r"^[0-9]{3}$"
 _ACCOUNT = r"^[0-9][0-9-]*[0-9]$"
 
 
-def canonical_values(table: Any, services: dict[str, Service], received_at: _ReceivedAt) -> list[tuple | None]:
+class CanonicalRows:
+    """A window's claim values as Arrow columns (CLAIM_VALUE_COLUMNS order) and which rows are canonical; turned
+    into Python values a slice at a time (`values`), so memory follows the slice, not the window."""
+
+    def __init__(self, columns: list[Any], canonical: Any):
+        self.columns = columns
+        self.canonical = canonical  # a NumPy bool per row
+
+    def __len__(self) -> int:
+        return len(self.canonical)
+
+    def values(self, start: int, stop: int) -> list[tuple | None]:
+        """Rows [start, stop): each canonical row's values as a tuple, None for any other row."""
+        import numpy as np
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        keep = self.canonical[start:stop]
+        out: list[tuple | None] = [None] * len(keep)
+        if keep.any():
+            mask = pa.array(keep)
+            taken = [pc.filter(col.slice(start, stop - start), mask).to_pylist() for col in self.columns]
+            for row, values in zip(np.flatnonzero(keep).tolist(), zip(*taken)):
+                out[row] = values
+        return out
+
+
+def canonical_values(table: Any, services: dict[str, Service], received_at: _ReceivedAt) -> CanonicalRows:
     """For each record (a row of an Arrow table of strings, one column per CLAIM_COLUMNS name): its claim values
-    in CLAIM_VALUE_COLUMNS order when it is in canonical form, else None (the row parser decides it)."""
+    in CLAIM_VALUE_COLUMNS order when it is in canonical form; any other row is for the row parser to decide."""
     import numpy as np
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -51,9 +78,8 @@ def canonical_values(table: Any, services: dict[str, Service], received_at: _Rec
     )
 
     rows = table.num_rows
-    out: list[tuple | None] = [None] * rows
     if not rows:
-        return out
+        return CanonicalRows([], np.zeros(0, dtype=bool))
     c = {name: table.column(name).combine_chunks() for name in CLAIM_COLUMNS}
 
     def match(col: Any, pattern: str) -> Any:
@@ -150,11 +176,7 @@ def canonical_values(table: Any, services: dict[str, Service], received_at: _Rec
         none_if_empty(c["account_holder"]),
         c["description"],
     ]
-    keep = pc.fill_null(ok, False)
-    taken = [pc.filter(col, keep).to_pylist() for col in columns]
-    for row, values in zip(np.flatnonzero(keep.to_numpy(zero_copy_only=False)).tolist(), zip(*taken)):
-        out[row] = values
-    return out
+    return CanonicalRows(columns, pc.fill_null(ok, False).to_numpy(zero_copy_only=False))
 
 
 def _normalise_phones(phones: Any) -> Any:

@@ -433,6 +433,9 @@ def iter_claims(
             yield row, None
 
 
+_SLICE_ROWS = 4096  # claims turned from Arrow into Python values at a time: memory follows this, not the window
+
+
 def iter_claim_values(
     path: Path,
     services: dict[str, Service],
@@ -480,12 +483,15 @@ def iter_claim_values(
     for window in read_windows(path, CLAIM_COLUMNS, window_bytes):
         others = iter(window.others)
         other = next(others, None)
-        fast = canonical_values(window.table(CLAIM_COLUMNS), services, received_at) if window.line_nos else []
-        for i, (line_no, values) in enumerate(zip(window.line_nos, fast)):
-            while other is not None and other.line_no < line_no:
-                yield one(other)
-                other = next(others, None)
-            yield (line_no, values, None) if values is not None else one(window.record_at(i))
+        canonical = canonical_values(window.table(CLAIM_COLUMNS), services, received_at) if window.line_nos else None
+        for start in range(0, len(window.line_nos), _SLICE_ROWS):
+            assert canonical is not None
+            fast = canonical.values(start, start + _SLICE_ROWS)
+            for i, (line_no, values) in enumerate(zip(window.line_nos[start : start + _SLICE_ROWS], fast), start):
+                while other is not None and other.line_no < line_no:
+                    yield one(other)
+                    other = next(others, None)
+                yield (line_no, values, None) if values is not None else one(window.record_at(i))
         while other is not None:
             yield one(other)
             other = next(others, None)

@@ -30,7 +30,7 @@ from typing import Any
 
 from etl.io.csvfile import _END, Record, _Lines, _next_record, opened_after_header
 
-WINDOW_BYTES = 8 << 20  # the most bytes a window reads (under MAX_RECORD_BYTES: a window never holds a record_too_long)
+WINDOW_BYTES = 4 << 20  # the most bytes a window reads (under MAX_RECORD_BYTES: a window never holds a record_too_long)
 _FIRST_WINDOW = 64 << 10  # after a record the line reader had to read, reads start small again and double
 _MAX_OTHERS = 4096  # a window of records that are not simple is given before it holds more
 _UTF8_FAILURES = 16  # invalid UTF-8 records a window looks for before it ends early (each costs a decode)
