@@ -318,6 +318,14 @@ def normalise_row(
     return _claim_dict(_claim_values(fields, services, _ReceivedAt(received or _SANE)))
 
 
+def _file_size(path: Path) -> int:
+    """The file's size, or 0 when it cannot be read as a regular file (the reader then says why)."""
+    try:
+        return os.stat(path, follow_symlinks=False).st_size
+    except OSError:
+        return 0
+
+
 def _claim_dict(values: tuple) -> dict:
     """_claim_values as normalise_row's dict (its flags as booleans)."""
     row = dict(zip(CLAIM_VALUE_COLUMNS, values))
@@ -433,6 +441,7 @@ def iter_claims(
             yield row, None
 
 
+VECTORS_FROM_BYTES = 8 << 20  # a claims file this large pays for loading Arrow's compute library (see below)
 _SLICE_ROWS = 4096  # claims turned from Arrow into Python values at a time: memory follows this, not the window
 
 
@@ -442,7 +451,7 @@ def iter_claim_values(
     *,
     day: dt.date | None = None,
     outage_date: dt.date | None = None,
-    vectorised: bool = True,
+    vectorised: bool | None = None,
     window_bytes: int = WINDOW_BYTES,
 ) -> Iterator[tuple[int, tuple | None, dict | None]]:
     """iter_claims in staging's form: (line_no, the values in CLAIM_VALUE_COLUMNS order, None), or
@@ -451,7 +460,8 @@ def iter_claim_values(
     The file is read in windows of up to `window_bytes` (io/csvblocks.py): its well-formed records split by
     Arrow, those in canonical form checked as vectors (`blocks.canonical_values`), every other record read and
     checked one at a time. `vectorised=False` reads and checks every record one at a time: the reference the
-    fast path is tested against."""
+    fast path is tested against. By default (None) a small file is read so too when Arrow's compute library is
+    not yet loaded in the process: loading it costs more than the vectors save on fewer than ~50,000 claims."""
     if not os.path.lexists(path):
         raise MalformedFileError(path, "does not exist: the intake has not delivered this day")
     received_at = _ReceivedAt(received_range(day, outage_date))
@@ -477,6 +487,8 @@ def iter_claim_values(
                 {"line_no": rec.line_no, "reason": err.reason, "detail": err.detail, "raw": rec.raw},
             )
 
+    if vectorised is None:
+        vectorised = "pyarrow.compute" in sys.modules or _file_size(path) >= VECTORS_FROM_BYTES
     if not vectorised:
         yield from map(one, read_records(path, CLAIM_COLUMNS))
         return

@@ -98,7 +98,7 @@ def test_near_canonical_rows_give_what_the_row_parser_gives(tmp_path, services, 
     kw = {"day": DAY, "outage_date": OUTAGE} if ranged else {}
     reference = list(iter_claim_values(path, services, vectorised=False, **kw))
     with mock.patch.object(parse, "_SLICE_ROWS", slice_rows):
-        assert list(iter_claim_values(path, services, window_bytes=window, **kw)) == reference
+        assert list(iter_claim_values(path, services, vectorised=True, window_bytes=window, **kw)) == reference
 
 
 @FUZZ
@@ -111,10 +111,10 @@ def test_hostile_files_give_what_the_row_parser_gives(tmp_path, services, data, 
         reference = list(iter_claim_values(path, services, vectorised=False, **kw))
     except Exception as exc:  # a file-level problem: the fast path raises the same
         with pytest.raises(type(exc), match="."):
-            list(iter_claim_values(path, services, window_bytes=window, **kw))
+            list(iter_claim_values(path, services, vectorised=True, window_bytes=window, **kw))
         return
     with mock.patch.object(parse, "_SLICE_ROWS", slice_rows):
-        assert list(iter_claim_values(path, services, window_bytes=window, **kw)) == reference
+        assert list(iter_claim_values(path, services, vectorised=True, window_bytes=window, **kw)) == reference
 
 
 @FUZZ
@@ -158,7 +158,7 @@ def test_the_fast_path_takes_canonical_rows(tmp_path, services, monkeypatch):
         return out
 
     monkeypatch.setattr("etl.claims.parse.canonical_values", counting)
-    fast = list(iter_claim_values(path, services, day=DAY, outage_date=OUTAGE))
+    fast = list(iter_claim_values(path, services, day=DAY, outage_date=OUTAGE, vectorised=True))
     assert len(fast) == 200 and all(values is not None for _, values, _ in fast)
     assert reread == []
     assert fast == list(iter_claim_values(path, services, day=DAY, outage_date=OUTAGE, vectorised=False))
@@ -191,3 +191,21 @@ def test_control_characters_are_found_in_any_string_of_a_sliced_array():
     strings = pa.array(["x\x01", "ok", "tab\there", "c1\x85", "nc\uffff", "line\nbreak", "가나다"]).slice(1)
     assert blocks._holds_control(strings).tolist() == [False, True, True, True, True, False]
     assert blocks._holds_control(strings, free_text=True).tolist() == [False, False, True, True, False, False]
+
+
+def test_a_small_file_is_read_row_by_row_until_arrow_is_loaded(tmp_path, services, monkeypatch):
+    """Loading Arrow's compute library costs more than the vectors save on a small file; a large file, or any
+    file once the library is loaded, takes the vectors."""
+    path = tmp_path / "claims_20221016.csv"
+    path.write_text(",".join(CLAIM_COLUMNS) + "\n" + ",".join(claim().values()) + "\n", encoding="utf-8")
+    windows = []
+    monkeypatch.setattr(parse, "read_windows", lambda *a: windows.append(a) or iter(()))
+    with mock.patch.dict(sys.modules):
+        sys.modules.pop("pyarrow.compute", None)
+        assert len(list(iter_claim_values(path, services))) == 1 and windows == []
+        monkeypatch.setattr(parse, "VECTORS_FROM_BYTES", path.stat().st_size)
+        list(iter_claim_values(path, services))
+        assert len(windows) == 1
+    monkeypatch.setattr(parse, "VECTORS_FROM_BYTES", 1 << 40)
+    list(iter_claim_values(path, services))  # pyarrow.compute is loaded in this process
+    assert len(windows) == 2
