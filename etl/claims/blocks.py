@@ -138,7 +138,7 @@ def canonical_values(table: Any, services: dict[str, Service], received_at: _Rec
     ok = pc.and_(ok, pc.or_(pc.invert(business), pc.and_(brn_shape, pa.array(check))))
     ok = pc.and_(ok, match(c["phone"], _PHONE_CHARS))
     phone = _normalise_phones(c["phone"])
-    account_id = pc.if_else(is_empty(c["kakao_account_id"]), None, c["kakao_account_id"])
+    account_id = none_if_empty(c["kakao_account_id"])
     person_key = pc.coalesce(account_id, phone)
     ok = pc.and_(ok, pc.or_(business, pc.is_valid(person_key)))
     claimant_key = pc.if_else(business, brn, person_key)

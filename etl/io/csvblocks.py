@@ -16,7 +16,7 @@ over its bytes:
   unterminated quote may have taken the rows after it): the line reader reads it, and the next window starts
   where it stopped.
 
-So `read_windows` gives, in windows, exactly the records `read_records` gives: tests/etl/io/test_csvblocks.py
+So `read_windows` gives, in windows, exactly the records `read_records` gives: tests/etl/claims/test_blocks.py
 holds it to that, over hostile files and windows of every size.
 """
 
