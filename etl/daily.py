@@ -22,7 +22,7 @@ from etl.core.sidecar import Sidecar
 from etl.io.warehouse import Warehouse
 from etl.ledger import days
 from etl.payments.approval import approve_automatically, record_decision
-from etl.payments.compute import compute_day
+from etl.payments.compute import ComputeResult, compute_day
 from etl.payments.publish import publish_day
 from etl.reports.finance.charts import finance_charts
 
@@ -78,13 +78,18 @@ def run_day(
             timings[stage] = round(time.perf_counter() - started, 4)
 
     staged = timed("stage", stage_day, wh, settings.inbox, program, day, run_id)
-    if validate:
-        # Great Expectations takes seconds to import: only when a day is validated (in the sidecar, if any).
-        from etl.quality.validate import validate_claims_at, validate_payments_at
+    if validate and sidecar is not None and sidecar.alive and not days.is_published(wh, day):
+        computed = _compute_beside_claims_check(wh, settings, program, day, sidecar, timings)
+    else:
+        if validate:
+            # Great Expectations takes seconds to import: only when a day is validated (in the sidecar, if any).
+            from etl.quality.validate import validate_claims_at
 
-        timed("validate_claims", _on(sidecar), validate_claims_at, settings.db_url, program, day)
-    computed = timed("compute", compute_day, wh, settings.inbox, program, day)
+            timed("validate_claims", _on(sidecar), validate_claims_at, settings.db_url, program, day)
+        computed = timed("compute", compute_day, wh, settings.inbox, program, day)
     if validate:
+        from etl.quality.validate import validate_payments_at
+
         timed("validate_payments", _on(sidecar), validate_payments_at, settings.db_url, program, day)
     if approve:
         record_decision(wh, day, True, f"relief run-day --approve ({os.environ.get('USER', 'unknown')})")
@@ -93,6 +98,45 @@ def run_day(
     charts = functools.partial(sidecar.call, finance_charts) if sidecar else None
     published = timed("publish", publish_day, wh, settings.outbox, program, day, run_id, validate, charts)
     return {**staged, **computed, **published, "seconds": timings}
+
+
+def _compute_beside_claims_check(
+    wh: Warehouse, settings: Settings, program: Program, day: dt.date, sidecar: Sidecar, timings: dict[str, float]
+) -> ComputeResult:
+    """Compute the day while the sidecar validates its staged claims, on the other core.
+
+    Compute waits for the outcome before it commits (its gate): a failed validation rolls compute back, so the day
+    ends as when validation runs first: staged, the failure recorded, ValidationFailed raised. The outcome is
+    recorded here, by this process (the one writer), once compute's transaction has ended. In the timings,
+    "validate_claims" is the time spent waiting for the outcome and recording it, and "compute" the rest.
+    """
+    from etl.quality.validate import check_claims_at, keep_claims_outcome, validation_failure
+
+    outcome = sidecar.submit(check_claims_at, settings.db_url, program, day)
+    waited = 0.0
+
+    def gate() -> None:
+        nonlocal waited
+        started = time.perf_counter()
+        try:
+            failure = validation_failure(day, outcome())
+        finally:
+            waited = time.perf_counter() - started
+        if failure is not None:
+            raise failure
+
+    started = time.perf_counter()
+    try:
+        computed = compute_day(wh, settings.inbox, program, day, gate)
+    except Exception:
+        # Recorded as if validation had run first: its failure is the day's error; if it passed, compute's is.
+        keep_claims_outcome(wh, day, outcome())
+        raise
+    computed_at = time.perf_counter()
+    keep_claims_outcome(wh, day, outcome())  # collected by the gate already, unless compute replayed the day
+    timings["validate_claims"] = round(waited + time.perf_counter() - computed_at, 4)
+    timings["compute"] = round(computed_at - started - waited, 4)
+    return computed
 
 
 def run_days(

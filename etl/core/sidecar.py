@@ -40,6 +40,7 @@ class Sidecar:
     def __init__(self, preload: Sequence[str], log_format: str = LOG_FORMAT) -> None:
         self._conn: Connection | None = None
         self._proc: Any = None
+        self._pending: str | None = None  # the call submitted and not yet collected
         ctx = multiprocessing.get_context("spawn")
         ours, theirs = ctx.Pipe()
         level = logging.getLogger().getEffectiveLevel()
@@ -61,22 +62,54 @@ class Sidecar:
 
     def call(self, fn: Callable[..., T], *args: Any) -> T:
         """fn(*args) in the sidecar (or here, if it is gone): its result, or its exception raised here."""
+        return self.submit(fn, *args)()
+
+    def submit(self, fn: Callable[..., T], *args: Any) -> Callable[[], T]:
+        """Start fn(*args) in the sidecar and return at once, with a function that waits for its result (or
+        raises its exception here): this process works meanwhile. One call at a time: collect it before the next.
+        Without a live sidecar the work runs here, when the result is first asked for."""
+        if self._pending:
+            raise RuntimeError(f"the sidecar is still running {self._pending}: collect its result first")
+        sent = False
         if self._conn is not None:
             try:
                 self._conn.send((fn, args))
-                ok, value = self._conn.recv()
+                sent, self._pending = True, fn.__qualname__
+            except OSError as exc:
+                self._stopped(exc, fn)
+        reply: list[tuple[bool, Any]] = []
+
+        def result() -> T:
+            if not reply:  # asked once: the work runs once, whatever its outcome
+                reply.append(self._collect(fn, args, sent))
+            ok, value = reply[0]
+            if ok:
+                return value
+            raise value
+
+        return result
+
+    def _collect(self, fn: Callable[..., Any], args: tuple[Any, ...], sent: bool) -> tuple[bool, Any]:
+        """The reply to the call sent (or fn run here when it was not, or the sidecar died meanwhile)."""
+        if sent and self._conn is not None:
+            try:
+                return self._conn.recv()
             except (EOFError, OSError) as exc:
-                log.warning("the sidecar stopped (%r): %s runs in this process", exc, fn.__qualname__)
-                self.close()
-            else:
-                if ok:
-                    return value
-                raise value
-        return fn(*args)
+                self._stopped(exc, fn)
+            finally:
+                self._pending = None
+        try:
+            return True, fn(*args)
+        except Exception as exc:
+            return False, exc
+
+    def _stopped(self, exc: BaseException, fn: Callable[..., Any]) -> None:
+        log.warning("the sidecar stopped (%r): %s runs in this process", exc, fn.__qualname__)
+        self.close()
 
     def close(self) -> None:
         """Tell the sidecar to stop (it stops its preloading too) and wait for it briefly."""
-        conn, proc, self._conn, self._proc = self._conn, self._proc, None, None
+        conn, proc, self._conn, self._proc, self._pending = self._conn, self._proc, None, None, None
         if conn is not None:
             with contextlib.suppress(OSError):  # already gone
                 conn.send(None)

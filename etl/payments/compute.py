@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypedDict
@@ -321,15 +321,23 @@ def _replayed_result(wh: Warehouse, day: dt.date) -> ComputeResult:
     }
 
 
-def compute_day(wh: Warehouse, inbox: Path, program: Program, day: dt.date) -> ComputeResult:
-    """Each touched business's entitlement, diffed against the ledger: the day's payments (not yet published)."""
+def compute_day(
+    wh: Warehouse, inbox: Path, program: Program, day: dt.date, gate: Callable[[], None] | None = None
+) -> ComputeResult:
+    """Each touched business's entitlement, diffed against the ledger: the day's payments (not yet published).
+
+    `gate`, if given, is called last, before the day's results are committed: if it raises, nothing is kept
+    (`relief run-day` waits there for the claims validation it ran beside compute).
+    """
     with writer(wh, f"compute {day}"):
         if days.admit(wh, inbox, program, day):
             return _replayed_result(wh, day)
-        return _compute(wh, inbox, program, day)
+        return _compute(wh, inbox, program, day, gate)
 
 
-def _compute(wh: Warehouse, inbox: Path, program: Program, day: dt.date) -> ComputeResult:
+def _compute(
+    wh: Warehouse, inbox: Path, program: Program, day: dt.date, gate: Callable[[], None] | None
+) -> ComputeResult:
     run_date = day.isoformat()
     inputs = DayInputs.read(inbox, day)
     with wh.begin() as conn:
@@ -355,6 +363,8 @@ def _compute(wh: Warehouse, inbox: Path, program: Program, day: dt.date) -> Comp
         Warehouse.executemany(conn, "insert_over_cap", outcome.over_cap)
         Warehouse.executemany(conn, "insert_payment", payments)
         audit.append(conn, run_date, run_id, "relief compute", _events(inputs, issued, previous, outcome, payments))
+        if gate is not None:
+            gate()
         Warehouse.run(conn, "set_day_status", run_date=run_date, status="computed", updated_at=audit_now())
     result: ComputeResult = {
         "run_date": run_date,

@@ -202,12 +202,8 @@ def _record(wh: Warehouse, day: dt.date, outcome: dict) -> None:
         log.warning("%s %s: warning %s", day, outcome["suite"], failure)
     for failure in outcome["hard_failures"]:
         log.error("%s %s: FAILED %s", day, outcome["suite"], failure)
-    if not outcome["success"]:
-        raise ValidationFailed(
-            f"{day}: suite {outcome['suite']} failed {len(outcome['hard_failures'])} critical expectation(s): "
-            + "; ".join(f"{f['expectation']}({f['column']})" for f in outcome["hard_failures"])
-            + ". Nothing is published; the results are kept in validation_results."
-        )
+    if (failure := validation_failure(day, outcome)) is not None:
+        raise failure
 
 
 def _summary(outcome: dict, docs: Path | None = None) -> dict:
@@ -379,17 +375,49 @@ def validate_day_claims(wh: Warehouse, program: Program, day: dt.date, outbox: P
     """The claims_staged suite over the day's staged rows (and its Data Docs, given an outbox)."""
     if (published := _published_summary(wh, day, "claims_staged")) is not None:
         return published
+    outcome, result = _check_claims(wh, program, day)
+    docs = _data_docs(outbox, day, outcome, result)
+    _record(wh, day, outcome)
+    return _summary(outcome, docs)
+
+
+def _check_claims(wh: Warehouse, program: Program, day: dt.date) -> tuple[dict, Any]:
     with wh.begin() as conn:  # the rows stream from the cursor into the frame: never all at once as Python rows
         keys, batches = Warehouse.stream(conn, "day_deliveries", run_date=day.isoformat())
-        outcome, result = _validate(
+        return _validate(
             "claims_staged",
             batches,
             keys,
             {"run_dates": [day.isoformat()], "service_codes": sorted(load_services(program.services_path))},
         )
-    docs = _data_docs(outbox, day, outcome, result)
+
+
+def check_claims_at(db_url: str, program: Program, day: dt.date) -> dict:
+    """The claims_staged suite's outcome over an unpublished day's staged rows, written nowhere.
+
+    What `relief run-day`'s sidecar runs while this process computes the day (compute never changes the staged
+    rows, and reads see them as committed). `keep_claims_outcome` then records it, after compute's transaction:
+    a failed outcome rolls compute back (compute_day's gate), so a day that failed it is left staged, as when
+    validation runs first.
+    """
+    return _check_claims(Warehouse(db_url), program, day)[0]
+
+
+def validation_failure(day: dt.date, outcome: dict) -> ValidationFailed | None:
+    """The error a failed outcome stops the day with (None when it passed)."""
+    if outcome["success"]:
+        return None
+    return ValidationFailed(
+        f"{day}: suite {outcome['suite']} failed {len(outcome['hard_failures'])} critical expectation(s): "
+        + "; ".join(f"{f['expectation']}({f['column']})" for f in outcome["hard_failures"])
+        + ". Nothing is published; the results are kept in validation_results."
+    )
+
+
+def keep_claims_outcome(wh: Warehouse, day: dt.date, outcome: dict) -> dict:
+    """Record a check_claims_at outcome in validation_results: its summary, or ValidationFailed if it failed."""
     _record(wh, day, outcome)
-    return _summary(outcome, docs)
+    return _summary(outcome)
 
 
 def released_amounts(wh: Warehouse, day: dt.date) -> list[int]:

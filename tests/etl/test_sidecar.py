@@ -165,3 +165,118 @@ def test_a_failed_check_in_the_sidecar_stops_the_day_here(ws, program, monkeypat
     with ws.wh.begin() as conn:
         results = conn.exec_driver_sql("select suite, success from validation_results").fetchall()
     assert sorted(tuple(r) for r in results) == [("claims_staged", 1), ("payments_batch", 0)]
+
+
+def wait_for(path: str) -> bool:
+    """Runs in the sidecar: wait (at most 60 s) until `path` exists; whether it did."""
+    deadline = time.monotonic() + 60
+    while not os.path.exists(path) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return os.path.exists(path)
+
+
+def test_submit_returns_at_once_and_the_result_waits(sidecar, tmp_path):
+    """The sidecar works while this process does: it waits for a file only this process writes afterwards."""
+    marker = tmp_path / "written here after submit"
+    result = sidecar.submit(wait_for, str(marker))
+    marker.write_text("")  # were submit to wait for the call, the sidecar would wait 60 s and say False
+    assert result() is True
+    assert result() is True  # asked again: the same reply, not a second call
+    with pytest.raises(CustomError, match="the day is wrong"):
+        sidecar.submit(raise_relief, "the day is wrong")()
+    assert sidecar.call(divmod, 7, 2) == (3, 1)
+
+
+def test_one_call_at_a_time(sidecar):
+    first = sidecar.submit(divmod, 9, 4)
+    with pytest.raises(RuntimeError, match="still running divmod: collect its result first"):
+        sidecar.submit(os.getpid)
+    assert first() == (2, 1)
+    assert sidecar.call(os.getpid) != os.getpid()
+
+
+def test_a_submitted_call_whose_sidecar_dies_runs_here(sidecar, tmp_path, caplog):
+    marker = tmp_path / "written after the sidecar died"
+    result = sidecar.submit(wait_for, str(marker))
+    sidecar._proc.kill()  # killed while it waits: it never replies
+    sidecar._proc.join()
+    marker.write_text("")
+    assert result() is True  # so this True is from the call run again here
+    assert "the sidecar stopped" in caplog.text and not sidecar.alive
+    assert sidecar.submit(os.getpid)() == os.getpid()
+
+
+def check_once_compute_started(db_url: str, program, day: dt.date) -> dict:
+    """Runs in the sidecar: the real claims check, started only once this day's compute has begun here."""
+    from etl.quality.validate import check_claims_at
+
+    if not wait_for(os.environ["RELIEF_TEST_COMPUTE_STARTED"]):
+        raise AssertionError("compute never started while the claims were being checked")
+    return check_claims_at(db_url, program, day)
+
+
+def test_run_days_computes_while_the_sidecar_checks_the_claims(ws, program, monkeypatch, tmp_path):
+    """The claims check and compute overlap: the check waits for compute to begin, and the day still publishes."""
+    import etl.payments.compute
+    import etl.quality.validate
+    from etl.daily import run_days
+
+    marker = tmp_path / "compute started"
+    monkeypatch.setenv("RELIEF_TEST_COMPUTE_STARTED", str(marker))
+    monkeypatch.setattr(etl.quality.validate, "check_claims_at", check_once_compute_started)
+    real_holds = etl.payments.compute.fraud_holds
+    monkeypatch.setattr(etl.payments.compute, "fraud_holds", lambda *a: marker.write_text("") or real_holds(*a))
+    ws.deliver("2022-10-15", [claim(receipt_no="R1")])
+    [result] = run_days(ws.settings, program, dt.date(2022, 10, 15), dt.date(2022, 10, 15), validate=True)
+    assert (result["payments"], result["control_sum_krw"]) == (1, 30_000)
+    assert list(result["seconds"]) == ["stage", "validate_claims", "compute", "validate_payments", "publish"]
+    with ws.wh.begin() as conn:
+        results = conn.exec_driver_sql("select suite, success from validation_results").fetchall()
+    assert sorted(tuple(r) for r in results) == [("claims_staged", 1), ("payments_batch", 1)]
+
+
+def fail_the_claims_check(db_url: str, program, day: dt.date) -> dict:
+    """Runs in the sidecar: the real claims check's outcome, turned into a critical failure."""
+    from etl.quality.validate import check_claims_at
+
+    outcome = check_claims_at(db_url, program, day)
+    failure = {"expectation": "expect_column_values_to_be_in_set", "column": "channel", "unexpected_count": 1}
+    return {**outcome, "success": False, "hard_failures": [failure]}
+
+
+def test_a_failed_claims_check_beside_compute_leaves_the_day_staged(ws, program, monkeypatch):
+    """As if validation had run first: ValidationFailed, compute rolled back, the failure recorded, nothing out."""
+    import etl.quality.validate
+    from etl.daily import run_days
+
+    monkeypatch.setattr(etl.quality.validate, "check_claims_at", fail_the_claims_check)
+    ws.deliver("2022-10-15", [claim(receipt_no="R1")])
+    with pytest.raises(ValidationFailed, match=r"claims_staged failed 1 critical .*in_set\(channel\)"):
+        run_days(ws.settings, program, dt.date(2022, 10, 15), dt.date(2022, 10, 15), validate=True)
+    with ws.wh.begin() as conn:
+        status = conn.exec_driver_sql("select status from day_runs").fetchall()
+        results = conn.exec_driver_sql("select suite, success from validation_results").fetchall()
+        computed = [conn.exec_driver_sql(f"select count(*) from {t}").scalar() for t in ("payments", "business_state")]
+    assert [tuple(s) for s in status] == [("staged",)]
+    assert [tuple(r) for r in results] == [("claims_staged", 0)]
+    assert computed == [0, 0]
+    assert not (ws.settings.outbox / "payments" / "2022-10-15").exists()
+
+
+def test_a_compute_error_beside_a_passed_check_is_the_error_raised(ws, program, monkeypatch):
+    """Compute failing on its own: the check's outcome is still collected and recorded, then compute's error."""
+    import etl.payments.compute
+    from etl.daily import run_days
+
+    def broken(*args):
+        raise CustomError("compute broke")
+
+    monkeypatch.setattr(etl.payments.compute, "fraud_holds", broken)
+    ws.deliver("2022-10-15", [claim(receipt_no="R1")])
+    with pytest.raises(CustomError, match="compute broke"):
+        run_days(ws.settings, program, dt.date(2022, 10, 15), dt.date(2022, 10, 15), validate=True)
+    with ws.wh.begin() as conn:
+        results = conn.exec_driver_sql("select suite, success from validation_results").fetchall()
+        status = conn.exec_driver_sql("select status from day_runs").fetchall()
+    assert [tuple(r) for r in results] == [("claims_staged", 1)]
+    assert [tuple(s) for s in status] == [("staged",)]
