@@ -41,9 +41,12 @@ def is_live_formula(cell: str) -> bool:
     return cell.startswith(FORMULA_TRIGGERS) and not _PLAIN_NUMBER.fullmatch(cell)
 
 
+_TRIGGER_CHARS = frozenset("".join(FORMULA_TRIGGERS))  # each trigger is one character
+
+
 def inert(value: object) -> object:
     """A CSV cell with any formula made inert text: a `'` before a live formula; anything else as it is."""
-    if value is None:
+    if value is None or type(value) is int:  # an int is written as a plain number: never a formula
         return value
     text = value if isinstance(value, str) else str(value)  # as the csv module will write it
     return "'" + text if is_live_formula(text) else value
@@ -118,8 +121,12 @@ def csv_bytes(header: Sequence[str], rows: Iterable[Sequence]) -> tuple[bytes, i
     writer = csv.writer(buf, lineterminator="\r\n")
     writer.writerow([inert(v) for v in header])
     n = 0
+    safe = _TRIGGER_CHARS.isdisjoint
     for row in rows:
-        writer.writerow(["" if v is None else inert(v) for v in row])
+        # Nearly every cell is an int or a str that cannot start a formula: no call for those.
+        writer.writerow(
+            [v if type(v) is int or (type(v) is str and safe(v[:1])) else "" if v is None else inert(v) for v in row]
+        )
         n += 1
     return buf.getvalue().encode("utf-8"), n
 
