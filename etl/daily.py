@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 from etl.claims.stage import stage_day
 from etl.core.clock import audit_now
 from etl.core.config import Program
+from etl.core.errors import ReliefError
 from etl.core.settings import Settings
 from etl.core.sidecar import Sidecar
 from etl.io.warehouse import Warehouse
@@ -27,6 +28,9 @@ from etl.payments.publish import publish_day
 from etl.reports.finance.charts import finance_charts
 
 T = TypeVar("T")
+# How long compute waits, holding the writer lock, for the claims validation run beside it (a 2-million-claim day
+# validates in about a minute here); past it the day stops rather than hang (see _compute_beside_claims_check).
+CLAIMS_CHECK_WAIT_S = 1800.0
 # What the sidecar imports for the charts, beside what a Celery worker preloads for the validations.
 CHART_MODULES = ("matplotlib", "matplotlib.figure", "matplotlib.backends.backend_agg", "matplotlib.ticker")
 
@@ -114,12 +118,22 @@ def _compute_beside_claims_check(
 
     outcome = sidecar.submit(check_claims_at, settings.db_url, program, day)
     waited = 0.0
+    gave_up = False
 
     def gate() -> None:
-        nonlocal waited
+        nonlocal waited, gave_up
         started = time.perf_counter()
         try:
-            failure = validation_failure(day, outcome())
+            failure = validation_failure(day, outcome(timeout=CLAIMS_CHECK_WAIT_S))
+        except TimeoutError:
+            # Never wait for ever holding the writer lock: stop the sidecar, roll compute back, say so.
+            gave_up = True
+            sidecar.close()
+            raise ReliefError(
+                f"{day}: the claims validation beside compute did not finish within {CLAIMS_CHECK_WAIT_S:.0f} s;"
+                " compute is rolled back and nothing of the day is kept beyond its staged rows. Run the day again"
+                " (it validates again); if it hangs again, look for a lock held on the warehouse."
+            ) from None
         finally:
             waited = time.perf_counter() - started
         if failure is not None:
@@ -130,7 +144,8 @@ def _compute_beside_claims_check(
         computed = compute_day(wh, settings.inbox, program, day, gate)
     except Exception:
         # Recorded as if validation had run first: its failure is the day's error; if it passed, compute's is.
-        keep_claims_outcome(wh, day, outcome())
+        if not gave_up:
+            keep_claims_outcome(wh, day, outcome())
         raise
     computed_at = time.perf_counter()
     keep_claims_outcome(wh, day, outcome())  # collected by the gate already, unless compute replayed the day

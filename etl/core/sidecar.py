@@ -26,7 +26,7 @@ import time
 from collections.abc import Callable, Sequence
 from multiprocessing.connection import Connection
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -64,10 +64,10 @@ class Sidecar:
         """fn(*args) in the sidecar (or here, if it is gone): its result, or its exception raised here."""
         return self.submit(fn, *args)()
 
-    def submit(self, fn: Callable[..., T], *args: Any) -> Callable[[], T]:
-        """Start fn(*args) in the sidecar and return at once, with a function that waits for its result (or
-        raises its exception here): this process works meanwhile. One call at a time: collect it before the next.
-        Without a live sidecar the work runs here, when the result is first asked for."""
+    def submit(self, fn: Callable[..., T], *args: Any) -> Pending[T]:
+        """Start fn(*args) in the sidecar and return at once: this process works meanwhile, and calling the
+        returned Pending waits for the result (or raises its exception here). One call at a time: collect it
+        before the next. Without a live sidecar the work runs here, when the result is first asked for."""
         if self._pending:
             raise RuntimeError(f"the sidecar is still running {self._pending}: collect its result first")
         sent = False
@@ -77,17 +77,7 @@ class Sidecar:
                 sent, self._pending = True, fn.__qualname__
             except OSError as exc:
                 self._stopped(exc, fn)
-        reply: list[tuple[bool, Any]] = []
-
-        def result() -> T:
-            if not reply:  # asked once: the work runs once, whatever its outcome
-                reply.append(self._collect(fn, args, sent))
-            ok, value = reply[0]
-            if ok:
-                return value
-            raise value
-
-        return result
+        return Pending(self, fn, args, sent)
 
     def _collect(self, fn: Callable[..., Any], args: tuple[Any, ...], sent: bool) -> tuple[bool, Any]:
         """The reply to the call sent (or fn run here when it was not, or the sidecar died meanwhile)."""
@@ -102,6 +92,10 @@ class Sidecar:
             return True, fn(*args)
         except Exception as exc:
             return False, exc
+
+    def _ready(self, timeout: float) -> bool:
+        """Whether the reply (or the pipe's end) arrives within `timeout` seconds."""
+        return self._conn is None or self._conn.poll(timeout)
 
     def _stopped(self, exc: BaseException, fn: Callable[..., Any]) -> None:
         log.warning("the sidecar stopped (%r): %s runs in this process", exc, fn.__qualname__)
@@ -125,6 +119,26 @@ class Sidecar:
 
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
         self.close()
+
+
+class Pending(Generic[T]):
+    """A call submitted to the sidecar: calling it waits for the result, once (asked again, the same outcome)."""
+
+    def __init__(self, sidecar: Sidecar, fn: Callable[..., T], args: tuple[Any, ...], sent: bool) -> None:
+        self._sidecar, self._fn, self._args, self._sent = sidecar, fn, args, sent
+        self._reply: tuple[bool, Any] | None = None
+
+    def __call__(self, timeout: float | None = None) -> T:
+        """The result, or the call's exception raised here. Given `timeout` (seconds), TimeoutError if the call
+        has not finished by then: it goes on, and a later call without a timeout still collects it."""
+        if self._reply is None:
+            if self._sent and timeout is not None and not self._sidecar._ready(timeout):
+                raise TimeoutError(f"{self._fn.__qualname__} did not finish in the sidecar within {timeout:.0f} s")
+            self._reply = self._sidecar._collect(self._fn, self._args, self._sent)
+        ok, value = self._reply
+        if ok:
+            return value
+        raise value
 
 
 def serve(conn: Connection, preload: tuple[str, ...], level: int, log_format: str) -> None:

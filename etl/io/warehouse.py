@@ -98,10 +98,13 @@ class Warehouse:
 
     _ready: ClassVar[set[str]] = set()  # URLs whose schema this process has already checked
 
-    def __init__(self, url: str):
+    def __init__(self, url: str, check_schema: bool = True):
+        """`check_schema=False` for a reader beside a writer that has checked it (relief run-day's sidecar, which
+        validates while this process computes): the schema script's DDL would wait on the writer's locks on
+        PostgreSQL (`create index if not exists` locks its table first) while the writer waits on the reader."""
         self.url = url
         self.engine = _engine(url)
-        if url not in Warehouse._ready:
+        if check_schema and url not in Warehouse._ready:
             self._ensure_schema()
             Warehouse._ready.add(url)
 

@@ -280,3 +280,56 @@ def test_a_compute_error_beside_a_passed_check_is_the_error_raised(ws, program, 
         status = conn.exec_driver_sql("select status from day_runs").fetchall()
     assert [tuple(r) for r in results] == [("claims_staged", 1)]
     assert [tuple(s) for s in status] == [("staged",)]
+
+
+@pytest.mark.postgres
+def test_run_days_on_postgresql_validates_beside_compute_without_waiting_on_its_locks(pg_ws, program, monkeypatch):
+    """Regression: the sidecar's first warehouse connection ran the schema script, whose `create index if not
+    exists` waited for compute's transaction on PostgreSQL while compute waited for the sidecar (make bench hung
+    at scale 1). The check only reads now; a hang would stop at the wait limit, set short here."""
+    import etl.daily
+    from etl.daily import run_days
+
+    monkeypatch.setattr(etl.daily, "CLAIMS_CHECK_WAIT_S", 30.0)
+    pg_ws.deliver("2022-10-15", [claim(receipt_no="R1"), claim(receipt_no="R2", business_reg_no=None)])
+    [result] = run_days(pg_ws.settings, program, dt.date(2022, 10, 15), dt.date(2022, 10, 15), validate=True)
+    assert (result["payments"], result["control_sum_krw"]) == (1, 30_000)
+    with pg_ws.wh.begin() as conn:
+        results = conn.exec_driver_sql("select suite, success from validation_results order by suite").fetchall()
+    assert [tuple(r) for r in results] == [("claims_staged", 1), ("payments_batch", 1)]
+
+
+def check_slowly(db_url: str, program, day: dt.date) -> dict:
+    """Runs in the sidecar: a claims check that takes far longer than the wait limit the test sets."""
+    time.sleep(30)
+    raise AssertionError("the sidecar should have been stopped at the wait limit")
+
+
+def test_compute_stops_at_the_wait_limit_rather_than_hang(ws, program, monkeypatch):
+    """A claims check that never answers: compute gives up at the limit, rolls back, stops the sidecar, says so."""
+    import etl.daily
+    import etl.quality.validate
+    from etl.daily import run_days
+
+    monkeypatch.setattr(etl.daily, "CLAIMS_CHECK_WAIT_S", 1.0)
+    monkeypatch.setattr(etl.quality.validate, "check_claims_at", check_slowly)
+    ws.deliver("2022-10-15", [claim(receipt_no="R1")])
+    started = time.monotonic()
+    with pytest.raises(ReliefError, match="did not finish within 1 s; compute is rolled back"):
+        run_days(ws.settings, program, dt.date(2022, 10, 15), dt.date(2022, 10, 15), validate=True)
+    assert time.monotonic() - started < 20
+    with ws.wh.begin() as conn:
+        status = conn.exec_driver_sql("select status from day_runs").fetchall()
+        results = conn.exec_driver_sql("select count(*) from validation_results").scalar()
+        payments = conn.exec_driver_sql("select count(*) from payments").scalar()
+    assert ([tuple(s) for s in status], results, payments) == ([("staged",)], 0, 0)
+
+
+def test_a_timed_out_wait_leaves_the_call_to_collect_later(sidecar, tmp_path):
+    marker = tmp_path / "written after the first wait gave up"
+    result = sidecar.submit(wait_for, str(marker))
+    with pytest.raises(TimeoutError, match="wait_for did not finish in the sidecar within 0 s"):
+        result(timeout=0.2)
+    marker.write_text("")
+    assert result(timeout=30) is True and result() is True
+    assert sidecar.call(os.getpid) != os.getpid()  # the same sidecar, still serving
