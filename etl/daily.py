@@ -64,7 +64,8 @@ def run_day(
 
     The batch is approved by `approve=True` (a person running the command) or by the program's
     auto-approval switch; otherwise the day stops computed, awaiting approval (AwaitingApproval).
-    Given a sidecar, the validations and the charts run there (same steps, same order, waited for).
+    Given a sidecar, the validations and the charts run there: the claims validation beside compute (which waits
+    for it before it commits, see _compute_beside_claims_check), the others waited for in turn.
     """
     wh = Warehouse(settings.db_url)
     days.check_life(settings.inbox, program, day)
