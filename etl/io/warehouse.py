@@ -114,17 +114,32 @@ class Warehouse:
 
     _ready: ClassVar[set[str]] = set()  # URLs whose schema this process has already checked
 
-    def __init__(self, url: str, check_schema: bool = True):
-        """`check_schema=False` for a reader beside a writer that has checked it (relief run-day's sidecar, which
-        validates while this process computes): the schema script's DDL would wait on the writer's locks on
-        PostgreSQL (`create index if not exists` locks its table first) while the writer waits on the reader."""
+    def __init__(self, url: str):
         self.url = url
         self.engine = _engine(url)
-        if check_schema and url not in Warehouse._ready:
+        if url not in Warehouse._ready:
             self._ensure_schema()
             Warehouse._ready.add(url)
 
+    def _stored_version(self) -> int | None:
+        """The warehouse's schema version, None for a new warehouse: read only, no lock a writer holds."""
+        with self.engine.connect() as conn:
+            if not sa.inspect(conn).has_table("schema_version"):
+                return None
+            return conn.execute(sa.text("select max(version) from schema_version")).scalar()
+
     def _ensure_schema(self) -> None:
+        """Create or upgrade the schema, only when its version is missing or older: a current warehouse is only
+        read. The script's DDL would otherwise wait on any writer's open transaction on PostgreSQL (`create index
+        if not exists` locks its table first): relief run-day's sidecar validated beside compute, and compute
+        waited for it, while its first connection waited for compute."""
+        stored = self._stored_version()
+        if stored == SCHEMA_VERSION:
+            return
+        if stored is not None and stored > SCHEMA_VERSION:
+            raise RuntimeError(
+                f"warehouse schema version {stored} is newer than this code ({SCHEMA_VERSION}): upgrade outage-relief"
+            )
         with self.engine.begin() as conn:
             for stmt in statements("schema"):
                 conn.execute(sa.text(stmt))
@@ -133,11 +148,6 @@ class Warehouse:
                 conn.execute(sa.text("insert into schema_version (version) values (:v)"), {"v": SCHEMA_VERSION})
             elif version < SCHEMA_VERSION:  # every upgrade so far is in the schema script (run above)
                 conn.execute(sa.text("update schema_version set version = :v"), {"v": SCHEMA_VERSION})
-            elif version > SCHEMA_VERSION:
-                raise RuntimeError(
-                    f"warehouse schema version {version} is newer than this code ({SCHEMA_VERSION}):"
-                    " upgrade outage-relief"
-                )
 
     @contextmanager
     def begin(self) -> Iterator[Connection]:

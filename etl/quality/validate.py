@@ -398,10 +398,10 @@ def check_claims_at(db_url: str, program: Program, day: dt.date) -> dict:
     What `relief run-day`'s sidecar runs while this process computes the day (compute never changes the staged
     rows, and reads see them as committed). `keep_claims_outcome` then records it, after compute's transaction:
     a failed outcome rolls compute back (compute_day's gate), so a day that failed it is left staged, as when
-    validation runs first. It only reads, and takes no lock a writer holds: no schema check (its DDL would wait
-    for compute's transaction on PostgreSQL, which waits for this outcome).
+    validation runs first. It only reads, and takes no lock a writer holds (Warehouse._ensure_schema runs no DDL
+    on a current warehouse: on PostgreSQL it would wait for compute's transaction, which waits for this outcome).
     """
-    return _check_claims(Warehouse(db_url, check_schema=False), program, day)[0]
+    return _check_claims(Warehouse(db_url), program, day)[0]
 
 
 def validation_failure(day: dt.date, outcome: dict) -> ValidationFailed | None:
