@@ -3,7 +3,9 @@
 For each scale (1 and 10; `RELIEF_BENCH_SCALES=1,10,100` or `--scales` for more) the calibrated inbox is
 generated once, then for each warehouse (SQLite file, a fresh PostgreSQL database; `RELIEF_BENCH_BACKENDS`):
   * the window in one process (`relief run-day FIRST --to LAST`, the demo program: automatic approval), and
-  * the window as one process per day (`relief run-day DAY` x 19, as Airflow runs one task per process),
+  * the window as one process per day (`relief run-day DAY` x 19, as Airflow runs one task per process), their
+    sidecars forked warm by a `relief sidecar-server` started for the run, as Airflow's workers preload
+    (`--per-day-sidecars spawn`: each process spawns its own, as a bare shell loop does),
 each from an empty warehouse and outbox: wall time, rows/s, peak RSS (of the `relief` process: PostgreSQL's
 own memory is not in it), and the seconds per stage from run-day's JSON.
 Beside them, in the same run on the same files: `bench/duckdb_reference.py`, the payment rules in DuckDB
@@ -42,36 +44,40 @@ PG_URL = os.environ.get("RELIEF_TEST_PG_URL", "postgresql+psycopg://postgres@127
 STAGES = ("stage", "validate_claims", "compute", "validate_payments", "publish")
 
 
-def tree_rss_peak(pid: int, stop: threading.Event, peak: list[float]) -> None:
-    """Sample the summed RSS of a process and its children (relief's sidecar) every 200 ms, keep the peak."""
+def tree_rss_peak(pid: int, stop: threading.Event, peak: list[float], server: int | None = None) -> None:
+    """Sample the summed RSS of a process and its children (relief's sidecar) every 200 ms, keep the peak; with a
+    sidecar server, its children too (the warm sidecar it forked for this process; the server itself waits)."""
     import psutil
 
     try:
         root = psutil.Process(pid)
+        forks = psutil.Process(server) if server else None
     except psutil.NoSuchProcess:
         return
     while not stop.wait(0.2):
         total = 0
         try:
-            for proc in (root, *root.children(recursive=True)):
-                with contextlib.suppress(psutil.NoSuchProcess):
-                    total += proc.memory_info().rss
+            procs = [root, *root.children(recursive=True), *(forks.children() if forks else ())]
         except psutil.NoSuchProcess:
             return
+        for proc in procs:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                total += proc.memory_info().rss
         peak[0] = max(peak[0], total / 2**20)
 
 
-def run_measured(cmd: list[str], env: dict[str, str]) -> tuple[float, float, str]:
+def run_measured(cmd: list[str], env: dict[str, str], server: int | None = None) -> tuple[float, float, str]:
     """Wall seconds, peak RSS (MiB) of the process and its children together, and its stdout.
 
     The peak is the larger of the process's own (the kernel's high-water mark) and the sum over its process
-    tree sampled every 200 ms: `relief run-day` validates in a second process (its sidecar), whose memory counts.
+    tree sampled every 200 ms: `relief run-day` validates in a second process (its sidecar), whose memory counts
+    (a warm sidecar forked by the sidecar server `server` is that server's child: counted too).
     """
     started = time.perf_counter()
     with tempfile.TemporaryFile() as err:
         proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=err, text=True)
         stop, tree_peak = threading.Event(), [0.0]
-        sampler = threading.Thread(target=tree_rss_peak, args=(proc.pid, stop, tree_peak), daemon=True)
+        sampler = threading.Thread(target=tree_rss_peak, args=(proc.pid, stop, tree_peak, server), daemon=True)
         sampler.start()
         out = proc.stdout.read() if proc.stdout else ""
         _, status, usage = os.wait4(proc.pid, 0)
@@ -150,7 +156,7 @@ def stage_seconds(results: list[dict]) -> dict[str, float]:
     return {k: round(v, 2) for k, v in stages.items()}
 
 
-def bench_backend(backend: str, tmp: Path, env: dict, days: list[str], ref: dict, per_day: bool) -> dict:
+def bench_backend(backend: str, tmp: Path, env: dict, days: list[str], ref: dict, per_day: str | None) -> dict:
     report: dict = {"backend": backend}
     outbox = tmp / "outbox"
     # the window in one process
@@ -181,16 +187,17 @@ def bench_backend(backend: str, tmp: Path, env: dict, days: list[str], ref: dict
     if per_day:
         shutil.rmtree(outbox, ignore_errors=True)
         total, peak, all_results = 0.0, 0.0, []
-        with warehouse(backend, tmp) as url:
-            run_env = {**env, "RELIEF_DB_URL": url}
+        with warehouse(backend, tmp) as url, sidecar_server(env, per_day == "server") as server:
+            run_env = {**env, "RELIEF_DB_URL": url, **server[0]}
             for day in days:
-                w, r, out = run_measured([RELIEF, "run-day", day], run_env)
+                w, r, out = run_measured([RELIEF, "run-day", day], run_env, server[1])
                 total += w
                 peak = max(peak, r)
                 all_results += results_of(out)
         paid = paid_per_day(outbox, days)
         verdict, diffs = compare(paid, ref, days)
         report.update(
+            per_day_sidecars=per_day,
             per_day_s=round(total, 2),
             per_day_rows_per_s=round(rows / total),
             per_day_rss_mib=round(peak),
@@ -199,12 +206,43 @@ def bench_backend(backend: str, tmp: Path, env: dict, days: list[str], ref: dict
             per_day_differences=diffs,
         )
         print(
-            f"  {backend}: {len(days)} processes {total:.1f}s, peak {peak:.0f} MiB, {verdict};"
+            f"  {backend}: {len(days)} processes ({per_day} sidecars) {total:.1f}s, peak {peak:.0f} MiB, {verdict};"
             f" stages {json.dumps(report['per_day_stages_s'])}",
             flush=True,
         )
     shutil.rmtree(outbox, ignore_errors=True)
     return report
+
+
+@contextlib.contextmanager
+def sidecar_server(env: dict[str, str], wanted: bool):
+    """A `relief sidecar-server` for the per-day runs (in a private folder of its own), stopped afterwards: its
+    settings for the `relief` processes, and its pid. Without one ({}, None): each process spawns its sidecar."""
+    if not wanted:
+        yield {}, None
+        return
+    folder = Path(tempfile.mkdtemp(prefix="rsb-"))  # short: a Unix socket's path has at most 107 bytes
+    settings = {"RELIEF_SIDECAR_DIR": str(folder)}
+    ready = folder / "ready"
+    log = (folder / "server.log").open("wb")
+    proc = subprocess.Popen(
+        [RELIEF, "sidecar-server", "--idle", "0", "--ready-file", str(ready)],
+        env={**env, **settings},
+        stdout=log,
+        stderr=log,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not ready.exists():
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit(f"relief sidecar-server did not start:\n{(folder / 'server.log').read_text()}")
+            time.sleep(0.1)
+        yield settings, proc.pid
+    finally:
+        proc.terminate()
+        proc.wait(timeout=60)
+        log.close()
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 OUT = REPO / "bench" / "out" / "claims_window.json"
@@ -216,7 +254,7 @@ def save(reports: list[dict]) -> None:
     OUT.write_text(json.dumps(reports, indent=2))
 
 
-def bench_scale(scale: float, backends: list[str], per_day: bool, reports: list[dict]) -> dict:
+def bench_scale(scale: float, backends: list[str], per_day: str | None, reports: list[dict]) -> dict:
     from etl.core.config import load_program
 
     program_file = os.environ.get("RELIEF_PROGRAM") or str(REPO / "programs" / "kakao_1015_demo.toml")
@@ -291,7 +329,8 @@ def print_tables(reports: list[dict], days: int) -> None:
             if "per_day_vs_reference" in b:
                 same += f" / {b['per_day_vs_reference']}"
             per_day = (
-                f"{b['per_day_s']:.1f} s | {b['per_day_rows_per_s']:,} | {b['per_day_rss_mib']} MiB"
+                f"{b['per_day_s']:.1f} s ({b.get('per_day_sidecars', 'spawn')}) | {b['per_day_rows_per_s']:,} |"
+                f" {b['per_day_rss_mib']} MiB"
                 if "per_day_s" in b
                 else "- | - | -"
             )
@@ -363,6 +402,13 @@ def main() -> int:
     parser.add_argument("--scales", type=float, nargs="+", default=scales)
     parser.add_argument("--backends", nargs="+", choices=["sqlite", "postgres"], default=backends)
     parser.add_argument("--skip-per-day", action="store_true", help="skip the one-process-per-day runs")
+    parser.add_argument(
+        "--per-day-sidecars",
+        choices=["server", "spawn"],
+        default="server",
+        help="the per-day processes' sidecars: forked warm by a `relief sidecar-server` started for the run"
+        " (default), or each spawned and importing Great Expectations itself (a bare shell loop)",
+    )
     args = parser.parse_args()
     if args.tables:
         print_tables(json.loads(args.tables.read_text()), 19)
@@ -372,7 +418,7 @@ def main() -> int:
     print(f"machine: {os.cpu_count()} cores; python {sys.version.split()[0]}; duckdb {duckdb.__version__}", flush=True)
     reports: list[dict] = []
     for scale in args.scales:
-        bench_scale(scale, args.backends, not args.skip_per_day, reports)
+        bench_scale(scale, args.backends, None if args.skip_per_day else args.per_day_sidecars, reports)
     from etl.core.config import load_program
 
     days = len(

@@ -13,6 +13,7 @@ import logging
 import sys
 
 from etl.core.sidecar import LOG_FORMAT
+from etl.core.sidecar_server import DEFAULT_IDLE_S
 
 
 def _date(text: str) -> dt.date:
@@ -81,6 +82,16 @@ def build_parser() -> argparse.ArgumentParser:
         "--state", help="where --all records verified days (default ~/.relief/verified.json; never in the outbox)"
     )
 
+    srv = sub.add_parser(
+        "sidecar-server",
+        help="keep Great Expectations and matplotlib imported for the `relief run-day` processes that follow",
+        description="Imports the sidecar's modules once, then forks a warm sidecar for each `relief` process of the"
+        " same code that starts while it runs (a backfill of one process per day): none pays the imports again."
+        " Runs in the foreground; stops after --idle seconds without a caller, or on Ctrl-C / SIGTERM.",
+    )
+    srv.add_argument("--idle", type=float, default=DEFAULT_IDLE_S, help="stop after this many seconds idle; 0: never")
+    srv.add_argument("--ready-file", help="write the socket's path to this file once callers are accepted")
+
     gen = sub.add_parser("generate", parents=[common], help="write calibrated synthetic inbox files")
     gen_sub = gen.add_subparsers(dest="what", required=True)
     gc = gen_sub.add_parser("claims", parents=[common], help="the 19 daily claims files")
@@ -143,6 +154,20 @@ def _run_day(args, program, settings) -> int:
     return 0
 
 
+def _sidecar_server(args, program, settings) -> int:
+    from etl.core.sidecar_server import ServerError, serve_forever
+    from etl.daily import sidecar_preload
+
+    try:
+        served = serve_forever(sidecar_preload(), idle_s=args.idle, ready=args.ready_file)
+    except ServerError as exc:
+        print(f"relief: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 0
+    return _emit({"sidecar_server": "stopped", "callers": served})
+
+
 def _report(args, program, settings) -> int:
     from etl.reports.summary import print_report
 
@@ -198,7 +223,7 @@ def _generate(args, program, settings) -> int:
 
 COMMANDS = {
     "run-day": _run_day, "report": _report, "rollout": _rollout, "close": _close, "release": _release,
-    "explain": _explain, "verify": _verify, "generate": _generate,
+    "explain": _explain, "verify": _verify, "generate": _generate, "sidecar-server": _sidecar_server,
 }  # fmt: skip
 
 

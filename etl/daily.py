@@ -170,13 +170,18 @@ def run_days(
     """
     results = []
     day = first
-    from etl.quality.preload import PRELOADED  # here: at import it reads Airflow's Celery config inside Airflow
-
-    with Sidecar((*PRELOADED, "etl.quality.validate", *CHART_MODULES)) as sidecar:
+    with Sidecar(sidecar_preload()) as sidecar:
         while day <= last:
             results.append(run_day(settings, program, day, approve=approve, validate=validate, sidecar=sidecar))
             day += dt.timedelta(days=1)
     return results
+
+
+def sidecar_preload() -> tuple[str, ...]:
+    """What a run's sidecar imports (and `relief sidecar-server` once for all): the validations', the charts'."""
+    from etl.quality.preload import PRELOADED  # here: at import it reads Airflow's Celery config inside Airflow
+
+    return (*PRELOADED, "etl.quality.validate", *CHART_MODULES, "etl.quality.validate:warm_up")
 
 
 def _on(sidecar: Sidecar | None) -> Callable[..., Any]:

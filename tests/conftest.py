@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
+import tempfile
 import tomllib
 import uuid
 from collections.abc import Callable
@@ -23,6 +25,9 @@ DEMO_PROGRAM = REPO / "programs" / "kakao_1015_demo.toml"
 os.environ["RELIEF_PROGRAM"] = str(DEMO_PROGRAM)
 # Manifests are sealed with a key from the environment (etl/payments/seal.py); the tests use the demo key.
 os.environ.setdefault("RELIEF_SEAL_KEY", "demo-only-key")
+# No `relief sidecar-server` of the machine's serves the tests' sidecars: each test that wants one starts its own.
+os.environ["RELIEF_SIDECAR_DIR"] = tempfile.mkdtemp(prefix="relief-sidecar-")
+atexit.register(shutil.rmtree, os.environ["RELIEF_SIDECAR_DIR"], ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -37,13 +37,22 @@ SIDECAR_NAME = "relief-sidecar"  # the process's name, in logs and for code that
 class Sidecar:
     """Runs `call(fn, *args)` in a second process that has imported `preload` in the meantime."""
 
-    def __init__(self, preload: Sequence[str], log_format: str = LOG_FORMAT) -> None:
+    def __init__(self, preload: Sequence[str], log_format: str = LOG_FORMAT, warm: bool = True) -> None:
         self._conn: Connection | None = None
         self._proc: Any = None
+        self._warm_pid: int | None = None  # a warm sidecar forked by `relief sidecar-server`, not our child
         self._pending: str | None = None  # the call submitted and not yet collected
+        level = logging.getLogger().getEffectiveLevel()
+        if warm:
+            from etl.core.sidecar_server import connect
+
+            found = connect(preload, level, log_format)
+            if found is not None:
+                self._conn, self._warm_pid = found
+                log.debug("sidecar: a warm one from the sidecar server (pid %d)", self._warm_pid)
+                return
         ctx = multiprocessing.get_context("spawn")
         ours, theirs = ctx.Pipe()
-        level = logging.getLogger().getEffectiveLevel()
         proc = ctx.Process(target=serve, args=(theirs, tuple(preload), level, log_format), name=SIDECAR_NAME)
         proc.daemon = True  # never outlives this process
         try:
@@ -103,11 +112,15 @@ class Sidecar:
 
     def close(self) -> None:
         """Tell the sidecar to stop (it stops its preloading too) and wait for it briefly."""
-        conn, proc, self._conn, self._proc, self._pending = self._conn, self._proc, None, None, None
+        conn, proc, self._conn, self._proc = self._conn, self._proc, None, None
+        busy, self._pending, warm_pid, self._warm_pid = self._pending, None, self._warm_pid, None
         if conn is not None:
             with contextlib.suppress(OSError):  # already gone
                 conn.send(None)
             conn.close()
+        if warm_pid is not None and busy:  # not our child to join: a call it is still running is stopped here
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(warm_pid, signal.SIGKILL)
         if proc is not None:
             proc.join(timeout=5)
             if proc.is_alive():
@@ -160,8 +173,20 @@ def serve(conn: Connection, preload: tuple[str, ...], level: int, log_format: st
             reply: tuple[bool, Any] = (True, fn(*args))
         except Exception as exc:
             reply = (False, _portable(exc))
-        conn.send(reply)
+        try:
+            conn.send(reply)
+        except OSError:  # the parent is gone (or stopped us while the call ran)
+            _exit()
         _preload_while_idle(conn, waiting)  # e.g. matplotlib for the charts, while the parent computes
+
+
+def preload_one(name: str) -> None:
+    """Import a module ("package.module"), or import one and call its warm-up ("package.module:function"): a
+    first call pays for lazy imports and caches that a warm-up, run before any call arrives, has paid already."""
+    module, _, function = name.partition(":")
+    imported = importlib.import_module(module)
+    if function:
+        getattr(imported, function)()
 
 
 def _preload_while_idle(conn: Connection, waiting: list[str]) -> None:
@@ -171,7 +196,7 @@ def _preload_while_idle(conn: Connection, waiting: list[str]) -> None:
     while waiting and not conn.poll():
         name = waiting.pop(0)
         try:
-            importlib.import_module(name)
+            preload_one(name)
         except Exception as exc:  # the call that needs it raises the same error, where it is understood
             log.warning("sidecar: could not preload %s (%s)", name, exc)
     if len(waiting) < before:

@@ -6,6 +6,7 @@ import datetime as dt
 import logging
 import os
 import sys
+import tempfile
 import time
 
 import pytest
@@ -54,6 +55,33 @@ def test_a_call_runs_in_the_sidecar_after_its_preload(tmp_path, monkeypatch):
         assert side.call(loaded, "tests.etl.sidecar_probe") is True
         assert not loaded("tests.etl.sidecar_probe")
         assert side.call(divmod, 17, 5) == (3, 2)
+
+
+def test_a_preload_entry_may_name_a_warm_up_to_call_after_the_import(tmp_path, monkeypatch):
+    probe = tmp_path / "preloaded"
+    monkeypatch.setenv("RELIEF_SIDECAR_PROBE", str(probe))
+    with Sidecar(["tests.etl.sidecar_probe", "tests.etl.sidecar_probe:warm_up"]) as side:
+        assert wait_until_text(probe, " warmed")
+        assert probe.read_text() == f"{side.call(os.getpid)} warmed"  # imported once, then warmed up, there
+
+
+def wait_until_text(path, ending: str, seconds: float = 60.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while not (path.exists() and path.read_text().endswith(ending)):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+def test_great_expectations_warm_up_validates_and_renders_and_keeps_nothing(caplog, tmp_path, monkeypatch):
+    from etl.quality.validate import warm_up
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # where its Data Docs pages go, and are removed from
+    caplog.set_level(logging.DEBUG, logger="etl.quality.validate")
+    warm_up()
+    assert "Great Expectations warmed up in" in caplog.text, caplog.text
+    assert not list(tmp_path.iterdir())
 
 
 def test_a_call_before_the_preload_ends_cuts_it_short(tmp_path, monkeypatch):
