@@ -93,9 +93,9 @@ def connect(preload: Sequence[str], level: int, log_format: str) -> tuple[Connec
     try:
         sock.settimeout(CONNECT_WAIT_S)
         sock.connect(str(path))
-        socket.send_fds(sock, [HELLO], [sys.stdout.fileno(), sys.stderr.fileno()])
+        socket.send_fds(sock, [HELLO], [1, 2])  # what a spawned sidecar inherits: the process's stdout, stderr
         sock.settimeout(None)
-    except (OSError, ValueError) as exc:  # no server behind a stale socket; a stream without a file descriptor
+    except OSError as exc:  # no server behind a stale socket; a closed stdout or stderr
         log.debug("sidecar server at %s not used: %s", path, exc)
         sock.close()
         return None
