@@ -37,20 +37,19 @@ SIDECAR_NAME = "relief-sidecar"  # the process's name, in logs and for code that
 class Sidecar:
     """Runs `call(fn, *args)` in a second process that has imported `preload` in the meantime."""
 
-    def __init__(self, preload: Sequence[str], log_format: str = LOG_FORMAT, warm: bool = True) -> None:
+    def __init__(self, preload: Sequence[str], log_format: str = LOG_FORMAT) -> None:
         self._conn: Connection | None = None
         self._proc: Any = None
         self._warm_pid: int | None = None  # a warm sidecar forked by `relief sidecar-server`, not our child
         self._pending: str | None = None  # the call submitted and not yet collected
         level = logging.getLogger().getEffectiveLevel()
-        if warm:
-            from etl.core.sidecar_server import connect
+        from etl.core.sidecar_server import connect  # a warm sidecar, if a `relief sidecar-server` runs
 
-            found = connect(preload, level, log_format)
-            if found is not None:
-                self._conn, self._warm_pid = found
-                log.debug("sidecar: a warm one from the sidecar server (pid %d)", self._warm_pid)
-                return
+        found = connect(preload, level, log_format)
+        if found is not None:
+            self._conn, self._warm_pid = found
+            log.debug("sidecar: a warm one from the sidecar server (pid %d)", self._warm_pid)
+            return
         ctx = multiprocessing.get_context("spawn")
         ours, theirs = ctx.Pipe()
         proc = ctx.Process(target=serve, args=(theirs, tuple(preload), level, log_format), name=SIDECAR_NAME)
