@@ -28,8 +28,44 @@ _BATCH = 5000
 _SQLITE_CACHE_KIB = 64 * 1024
 
 
-class BulkLoadError(RuntimeError):
-    """A bulk load was refused by the database. The message names the table and the constraint, not the values."""
+class ValuesRefused(RuntimeError):
+    """PostgreSQL refused a statement for the values it was given (a constraint, a value of the wrong type).
+
+    Its message names the SQL file, the table, the column and the constraint, never the values: PostgreSQL's own
+    message quotes them ("Failing row contains (...)", 'invalid input syntax for type bigint: "..."'), and a row
+    holds account numbers and phones, which must not reach a log or the Airflow UI.
+    """
+
+
+class BulkLoadError(ValuesRefused):
+    """A bulk load (COPY) was refused by the database."""
+
+
+# PostgreSQL's error classes whose messages quote values: 22 (data exception) and 23 (integrity violation).
+_VALUE_ERROR_CLASSES = ("22", "23")
+
+
+def _refused(name: str, exc: Any, error: type[ValuesRefused] = ValuesRefused) -> ValuesRefused:
+    """The redacted error for a psycopg error: what was refused and where, no values."""
+    diag = exc.diag
+    return error(
+        f"{name}: {type(exc).__name__} (SQLSTATE {exc.sqlstate}) on table {diag.table_name},"
+        f" column {diag.column_name}, constraint {diag.constraint_name}; the values are not shown"
+    )
+
+
+@contextmanager
+def _values_hidden(name: str) -> Iterator[None]:
+    """Re-raise PostgreSQL's refusal of a statement's values as ValuesRefused, its own message (and the chain
+    that would print it under a traceback) dropped. `hide_parameters` hides the bound values SQLAlchemy shows,
+    not those the database quotes. SQLite's messages name the constraint only, and pass through."""
+    try:
+        yield
+    except sa.exc.DBAPIError as exc:
+        sqlstate = getattr(exc.orig, "sqlstate", None)
+        if not (isinstance(sqlstate, str) and sqlstate[:2] in _VALUE_ERROR_CLASSES):
+            raise
+        raise _refused(name, exc.orig) from None
 
 
 # Every PostgreSQL session's planner settings (libpq `options`, before any the URL gives, which win):
@@ -157,8 +193,9 @@ class Warehouse:
     @staticmethod
     def run(conn: Connection, name: str, **params) -> None:
         """Run every statement of a SQL file with the same parameters."""
-        for stmt in statements(name):
-            conn.execute(sa.text(stmt), params)
+        with _values_hidden(name):
+            for stmt in statements(name):
+                conn.execute(sa.text(stmt), params)
 
     @staticmethod
     def analyze(conn: Connection, name: str) -> None:
@@ -172,21 +209,24 @@ class Warehouse:
 
     @staticmethod
     def rows(conn: Connection, name: str, **params) -> list[dict]:
-        result = conn.execute(sa.text(sql(name)), params)
-        keys = list(result.keys())
-        return [dict(zip(keys, row)) for row in result.fetchall()]
+        with _values_hidden(name):
+            result = conn.execute(sa.text(sql(name)), params)
+            keys = list(result.keys())
+            return [dict(zip(keys, row)) for row in result.fetchall()]
 
     @staticmethod
     def stream(conn: Connection, name: str, size: int = 50_000, **params) -> tuple[list[str], Iterator[list]]:
         """The column names and the rows in batches of `size` rows (sequences), fetched from the cursor as they
         are read (within `conn`'s transaction): for a day's rows too many to hold as dicts. On PostgreSQL a
         server-side cursor (SQLite's cursor reads as it goes already)."""
-        result = conn.execute(sa.text(sql(name)), params, execution_options={"stream_results": True})
+        with _values_hidden(name):
+            result = conn.execute(sa.text(sql(name)), params, execution_options={"stream_results": True})
         return list(result.keys()), (list(batch) for batch in result.partitions(size))
 
     @staticmethod
     def scalar(conn: Connection, name: str, **params):
-        return conn.execute(sa.text(sql(name)), params).scalar()
+        with _values_hidden(name):
+            return conn.execute(sa.text(sql(name)), params).scalar()
 
     @staticmethod
     def executemany(conn: Connection, name: str, rows: Iterable[dict]) -> int:
@@ -197,15 +237,16 @@ class Warehouse:
         statement = driver_sql(name, conn.dialect.paramstyle)
         n = 0
         batch: list[dict] = []
-        for row in rows:
-            batch.append(row)
-            if len(batch) >= _BATCH:
+        with _values_hidden(name):
+            for row in rows:
+                batch.append(row)
+                if len(batch) >= _BATCH:
+                    conn.exec_driver_sql(statement, batch)
+                    n += len(batch)
+                    batch = []
+            if batch:
                 conn.exec_driver_sql(statement, batch)
                 n += len(batch)
-                batch = []
-        if batch:
-            conn.exec_driver_sql(statement, batch)
-            n += len(batch)
         return n
 
     @staticmethod
@@ -255,7 +296,8 @@ class BulkWriter:
             return
         if self.copy is None:
             statement, _ = positional_sql(self.name, self.conn.dialect.paramstyle)
-            self.conn.exec_driver_sql(statement, list(rows))
+            with _values_hidden(self.name):
+                self.conn.exec_driver_sql(statement, list(rows))
             return
         with self._redacted_errors():
             if self._open is None:
@@ -282,8 +324,4 @@ class BulkWriter:
         try:
             yield
         except psycopg.Error as exc:
-            diag = exc.diag
-            raise BulkLoadError(
-                f"{self.copy}: {type(exc).__name__} (SQLSTATE {exc.sqlstate}) on table {diag.table_name},"
-                f" column {diag.column_name}, constraint {diag.constraint_name}; the values are not shown"
-            ) from None
+            raise _refused(str(self.copy), exc, BulkLoadError) from None
