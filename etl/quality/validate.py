@@ -25,7 +25,7 @@ import os
 import re
 import sys
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +43,10 @@ from etl.ledger import days
 
 log = logging.getLogger(__name__)
 SUITES_DIR = data_dir("expectations")
+# The claims suite runs over frames of about this many rows (day_deliveries gives them in key order): a day of two
+# million claims was one frame of 0.5 GB, and its check peaked at 1.5 GB beside compute; a frame of 500,000 rows
+# peaks at about 0.5 GB, and a day below it is one frame, as before.
+CLAIMS_CHUNK_ROWS = 500_000
 INT_COLUMNS = ("line_no", "kakao_corp", "paid_service", "monetary_loss", "claimed_loss_krw", "amount_krw")
 
 
@@ -98,6 +102,136 @@ def _suite(name: str):
     )
 
 
+def _chunk_key(name: str, columns: Sequence[str]) -> list[int]:
+    """The positions in `columns` of the suite's compound unique key (none: any cut will do)."""
+    keys = [e["kwargs"]["column_list"] for e in load_suite_doc(name)["expectations"]
+            if e["type"] == "expect_compound_columns_to_be_unique"]  # fmt: skip
+    return [list(columns).index(c) for c in keys[0]] if keys else []
+
+
+def _frames(
+    batches: Iterable[Sequence[Sequence]], columns: Sequence[str], chunk_rows: int | None, key: list[int] | None
+) -> Iterator[Any]:
+    """The rows as frames of at least `chunk_rows` rows (the last may be smaller; all in one without a size), and
+    always at least one frame, even of no rows. Each batch goes into Arrow as it arrives (never a chunk's worth of
+    Python rows), and no key's rows are split between two frames (`_key_aligned`)."""
+    if not chunk_rows:
+        yield _frame(batches, columns)
+        return
+    aligned = _key_aligned(batches, key or [])
+    yielded = False
+    while True:
+        taken = 0
+
+        def up_to_a_chunk() -> Iterator[Sequence[Sequence]]:
+            nonlocal taken
+            for batch in aligned:
+                taken += len(batch)
+                yield batch
+                if taken >= chunk_rows:
+                    return
+
+        frame = _frame(up_to_a_chunk(), columns)
+        if taken == 0 and yielded:
+            return
+        yield frame
+        yielded = True
+        if taken < chunk_rows:
+            return
+
+
+def _key_aligned(batches: Iterable[Sequence[Sequence]], key: list[int]) -> Iterator[Sequence[Sequence]]:
+    """The batches again, each one's rows of its last key held back for the next: rows come in key order, so a
+    key's rows (a duplicate key's too) always end up in the same batch, and so in the same frame."""
+    carry: list[Sequence] = []
+    for batch in batches:
+        rows = [*carry, *batch] if carry else batch
+        if not key:
+            if rows:
+                yield rows
+            continue
+        if not rows:
+            continue
+        last = [rows[-1][k] for k in key]
+        cut = len(rows)
+        while cut > 0 and [rows[cut - 1][k] for k in key] == last:
+            cut -= 1
+        carry = list(rows[cut:])
+        if cut:
+            yield rows[:cut]
+    if carry:
+        yield carry
+
+
+def _merge_results(results: list[Any]) -> Any:
+    """One suite result from the results of its frames, as a single frame of all the rows would give it: counts
+    summed, the percentages recomputed as GX computes them, samples joined (up to GX's 20), an expectation
+    successful only where it succeeded on every frame. The first frame's result object carries the merge."""
+    merged = results[0]
+    if len(results) == 1:
+        return merged
+    for position, first in enumerate(merged.results):
+        parts = [r.results[position] for r in results]
+        first.success = all(p.success for p in parts)
+        first.result = _merged_counts([p.result or {} for p in parts])
+        raised = next((p.exception_info for p in parts if _raised(p.exception_info)), None)
+        if raised is not None:
+            first.exception_info = raised
+    evaluated = len(merged.results)
+    successful = sum(1 for r in merged.results if r.success)
+    merged.success = successful == evaluated
+    merged.statistics.update(
+        evaluated_expectations=evaluated,
+        successful_expectations=successful,
+        unsuccessful_expectations=evaluated - successful,
+        success_percent=successful / evaluated * 100 if evaluated else None,
+    )
+    return merged
+
+
+def _raised(info: Any) -> bool:
+    return isinstance(info, dict) and bool(info.get("raised_exception"))
+
+
+_PARTIAL_UNEXPECTED = 20  # GX's partial_unexpected_count for BASIC
+
+
+def _merged_counts(parts: list[dict]) -> dict:
+    """One expectation's BASIC result over all frames (see GX's _format_map_output for the percentages)."""
+    merged = dict(parts[0])
+    if "element_count" not in merged:  # a table expectation (the columns): the same on every frame
+        return merged
+    elements = sum(p.get("element_count") or 0 for p in parts)
+    merged["element_count"] = elements
+    unexpected = None
+    if any(p.get("unexpected_count") is not None for p in parts):
+        unexpected = sum(p.get("unexpected_count") or 0 for p in parts)
+    merged["unexpected_count"] = unexpected
+    for name in ("partial_unexpected_list", "unexpected_index_query"):
+        lists = [p[name] for p in parts if isinstance(p.get(name), list)]
+        if lists:
+            merged[name] = [v for values in lists for v in values][:_PARTIAL_UNEXPECTED]
+    has_missing = "missing_count" in merged
+    missing = sum(p.get("missing_count") or 0 for p in parts) if has_missing else 0
+    total = nonmissing = missing_percent = None
+    if unexpected is not None and elements > 0:
+        total = unexpected / elements * 100
+        if has_missing:
+            missing_percent = missing / elements * 100
+            nonmissing = unexpected / (elements - missing) * 100 if elements > missing else None
+        else:
+            nonmissing = total
+    if has_missing:
+        merged.update(
+            missing_count=missing,
+            missing_percent=missing_percent,
+            unexpected_percent_total=total,
+            unexpected_percent_nonmissing=nonmissing,
+        )
+    merged["unexpected_percent"] = nonmissing
+    return merged
+
+
 def _frame(batches: Iterable[Sequence[Sequence]], columns: Sequence[str]):
     """The rows (batches of rows in `columns` order, streamed) as a pandas frame backed by Arrow arrays.
 
@@ -131,19 +265,33 @@ def _frame(batches: Iterable[Sequence[Sequence]], columns: Sequence[str]):
 
 
 def _validate(
-    name: str, batches: Iterable[Sequence[Sequence]], columns: Sequence[str], parameters: dict
+    name: str,
+    batches: Iterable[Sequence[Sequence]],
+    columns: Sequence[str],
+    parameters: dict,
+    chunk_rows: int | None = None,
 ) -> tuple[dict, Any]:
     """Run one suite over rows (batches of rows in `columns` order): success, the failures by severity and the
-    redacted result, and GX's result object (for the Data Docs)."""
-    batch = _batch_definition().get_batch(batch_parameters={"dataframe": _frame(batches, columns)})
-    try:
-        # BASIC: counts and a sample of offending values (masked before anything keeps them). SUMMARY's value
-        # counts and index lists cost a third of a validation's time and would be masked away.
-        result = batch.validate(_suite(name), expectation_parameters=parameters, result_format="BASIC")
-    finally:
-        _forget(batch)
-        del batch
-        _release_memory()
+    redacted result, and GX's result object (for the Data Docs).
+
+    Given `chunk_rows`, the rows are validated a frame of about that many rows at a time and the results merged
+    (`_merge_results`) into the one a single frame gives: memory follows the chunk, not the day. The rows must then
+    come in the order of the suite's compound key (`_chunk_key`), so that no key is split between two frames.
+    """
+    key = _chunk_key(name, columns) if chunk_rows else None
+    results = []
+    for frame in _frames(batches, columns, chunk_rows, key):
+        batch = _batch_definition().get_batch(batch_parameters={"dataframe": frame})
+        del frame
+        try:
+            # BASIC: counts and a sample of offending values (masked before anything keeps them). SUMMARY's value
+            # counts and index lists cost a third of a validation's time and would be masked away.
+            results.append(batch.validate(_suite(name), expectation_parameters=parameters, result_format="BASIC"))
+        finally:
+            _forget(batch)
+            del batch
+            _release_memory()
+    result = _merge_results(results)
     hard: list[dict] = []
     soft: list[dict] = []
     for r in result.results:
@@ -422,12 +570,14 @@ def validate_day_claims(wh: Warehouse, program: Program, day: dt.date, outbox: P
 
 def _check_claims(wh: Warehouse, program: Program, day: dt.date) -> tuple[dict, Any]:
     with wh.begin() as conn:  # the rows stream from the cursor into the frame: never all at once as Python rows
-        keys, batches = Warehouse.stream(conn, "day_deliveries", run_date=day.isoformat())
+        size = min(50_000, CLAIMS_CHUNK_ROWS)  # a frame is cut between two batches
+        keys, batches = Warehouse.stream(conn, "day_deliveries", size=size, run_date=day.isoformat())
         return _validate(
             "claims_staged",
             batches,
             keys,
             {"run_dates": [day.isoformat()], "service_codes": sorted(load_services(program.services_path))},
+            chunk_rows=CLAIMS_CHUNK_ROWS,
         )
 
 
