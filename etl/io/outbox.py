@@ -24,7 +24,7 @@ import json
 import os
 import re
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -83,12 +83,23 @@ def _fsync_dir(folder: Path) -> None:
 
 def write_atomic(path: Path, data: bytes) -> None:
     """Write bytes under a temporary name in the same folder, fsync, rename into place, fsync the folder."""
+    write_stream(path, (data,))
+
+
+def write_stream(path: Path, chunks: Iterable[bytes]) -> tuple[str, int]:
+    """write_atomic for bytes made as they are written (a day's pain.001, its big CSVs): never all in memory at
+    once. Returns the SHA-256 and the size of what was written."""
     ensure_dir(path.parent)
+    digest = hashlib.sha256()
+    size = 0
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         os.fchmod(fd, FILE_MODE)
         with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
+            for chunk in chunks:
+                digest.update(chunk)
+                size += len(chunk)
+                fh.write(chunk)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
@@ -96,6 +107,7 @@ def write_atomic(path: Path, data: bytes) -> None:
         Path(tmp).unlink(missing_ok=True)
         raise
     _fsync_dir(path.parent)
+    return digest.hexdigest(), size
 
 
 def sweep_temp_files(folder: Path) -> list[Path]:
@@ -117,6 +129,14 @@ def sweep_temp_files(folder: Path) -> list[Path]:
 
 def csv_bytes(header: Sequence[str], rows: Iterable[Sequence]) -> tuple[bytes, int]:
     """RFC 4180 CSV (CRLF line ends, UTF-8) and its data row count; formulas made inert (module docstring)."""
+    counted: list[int] = []
+    data = b"".join(csv_chunks(header, rows, counted))
+    return data, counted[0]
+
+
+def csv_chunks(header: Sequence[str], rows: Iterable[Sequence], counted: list[int] | None = None,
+               rows_per_chunk: int = 20_000) -> Iterator[bytes]:  # fmt: skip
+    """csv_bytes's bytes, a chunk of rows at a time; the data row count is appended to `counted` at the end."""
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\r\n")
     writer.writerow([inert(v) for v in header])
@@ -128,7 +148,13 @@ def csv_bytes(header: Sequence[str], rows: Iterable[Sequence]) -> tuple[bytes, i
             [v if type(v) is int or (type(v) is str and safe(v[:1])) else "" if v is None else inert(v) for v in row]
         )
         n += 1
-    return buf.getvalue().encode("utf-8"), n
+        if n % rows_per_chunk == 0:
+            yield buf.getvalue().encode("utf-8")
+            buf.seek(0)
+            buf.truncate()
+    yield buf.getvalue().encode("utf-8")
+    if counted is not None:
+        counted.append(n)
 
 
 def write_file(folder: Path, name: str, data: bytes, rows: int) -> WrittenFile:
@@ -137,9 +163,17 @@ def write_file(folder: Path, name: str, data: bytes, rows: int) -> WrittenFile:
     return WrittenFile(name, rows, hashlib.sha256(data).hexdigest(), len(data))
 
 
+def write_file_stream(folder: Path, name: str, chunks: Iterable[bytes], rows: int) -> WrittenFile:
+    """write_file for bytes made as they are written."""
+    sha256, size = write_stream(folder / name, chunks)
+    return WrittenFile(name, rows, sha256, size)
+
+
 def write_csv(folder: Path, name: str, header: Sequence[str], rows: Iterable[Sequence]) -> WrittenFile:
-    data, n = csv_bytes(header, rows)
-    return write_file(folder, name, data, n)
+    """A CSV written as its rows are formatted (a day's exclusions or payments: never the whole file in memory)."""
+    counted: list[int] = []
+    sha256, size = write_stream(folder / name, csv_chunks(header, rows, counted))
+    return WrittenFile(name, counted[0], sha256, size)
 
 
 def json_bytes(doc: dict) -> bytes:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -51,6 +51,10 @@ class Folder:
 
     def file(self, name: str, data: bytes, rows: int) -> None:
         self.files.append(outbox.write_file(self.path, name, data, rows))
+
+    def stream(self, name: str, chunks: Iterable[bytes], rows: int) -> None:
+        """A file written as its bytes are made (the day's pain.001: never the whole document in memory)."""
+        self.files.append(outbox.write_file_stream(self.path, name, chunks, rows))
 
     def json(self, name: str, doc: dict) -> None:
         self.files.append(outbox.write_json(self.path, name, doc))
@@ -128,12 +132,12 @@ def write_reports(root: Path, day: dt.date, key: bytes | None, header: dict, sum
     folder.close(header)
 
 
-def _pain001(program: Program, day: dt.date, payments: list[dict], approval: dict) -> bytes:
+def _pain001(program: Program, day: dt.date, payments: list[dict], approval: dict) -> Iterator[bytes]:
     """The bank's ISO 20022 file: executed on the next Korean business day on or after the approval."""
-    from etl.payments.iso20022 import build_pain001  # xmlschema & ElementTree: publish only
+    from etl.payments.iso20022 import pain001_chunks  # xmlschema & ElementTree: publish only
 
     approved_at = dt.datetime.fromisoformat(approval["decided_at"])
-    return build_pain001(
+    return pain001_chunks(
         payments,
         run_date=day,
         message_id=banking.message_id(program.payment_prefix, day, approval["batch_sha256"]),
@@ -169,7 +173,7 @@ def write_payments(root: Path, day: dt.date, key: bytes | None, header: dict, pr
     cols = c.PAYMENT_COLUMNS
     folder.sheet(c.PAYMENTS_CSV, cols, [[p[col] for col in cols] for p in payments], xlsx=False)
     if payments:  # a pain.001 needs at least one transaction: a day without payments has none
-        folder.file(FILE_NAME, _pain001(program, day, payments, approval), len(payments))
+        folder.stream(FILE_NAME, _pain001(program, day, payments, approval), len(payments))
         sheet = banking.bulk_transfer_xlsx(payments, program.bank)
         folder.file(c.BULK_TRANSFER_XLSX, sheet, len(payments))
     control_sum = sum(int(p["amount_krw"]) for p in payments)

@@ -215,3 +215,22 @@ def test_verify_accepts_a_published_folder_whose_formula_payee_was_made_inert(ws
     folder = ws.settings.outbox / "payments" / "2022-10-15"
     assert "'=HYPERLINK" in (folder / "payments.csv").read_text(encoding="utf-8")
     assert verify_folder(str(folder)) == 0, capsys.readouterr().err
+
+
+def test_a_csv_is_written_as_its_rows_are_formatted_with_the_bytes_of_csv_bytes(tmp_path, monkeypatch):
+    """A day's exclusions and payments are written a chunk of rows at a time, never the whole file in memory."""
+    rows = [[n, f"=cmd{n}" if n % 3 else f"name {n}", None] for n in range(45_001)]
+    data, n = csv_bytes(["n", "text", "none"], rows)
+    sizes: list[int] = []
+    real = outbox.write_stream
+    monkeypatch.setattr(
+        outbox, "write_stream", lambda path, chunks: real(path, (sizes.append(len(c)) or c for c in chunks))
+    )
+    written = write_csv(tmp_path, "exclusions.csv", ["n", "text", "none"], iter(rows))
+    assert (tmp_path / "exclusions.csv").read_bytes() == data
+    assert (written.rows, written.bytes, written.sha256) == (n, len(data), hashlib.sha256(data).hexdigest())
+    assert n == 45_001 and len(sizes) == 3 and max(sizes) < len(data) / 2
+
+
+def test_an_empty_csv_is_its_header():
+    assert b"".join(outbox.csv_chunks(["a", "b"], [])) == b"a,b\r\n" == csv_bytes(["a", "b"], [])[0]
