@@ -159,12 +159,11 @@ def csv_chunks(header: Sequence[str], rows: Iterable[Sequence], counted: list[in
 
 def write_file(folder: Path, name: str, data: bytes, rows: int) -> WrittenFile:
     """Write one file of a folder atomically; what its manifest entry says of it."""
-    write_atomic(folder / name, data)
-    return WrittenFile(name, rows, hashlib.sha256(data).hexdigest(), len(data))
+    return write_file_stream(folder, name, (data,), rows)
 
 
 def write_file_stream(folder: Path, name: str, chunks: Iterable[bytes], rows: int) -> WrittenFile:
-    """write_file for bytes made as they are written."""
+    """write_file for bytes made as they are written (hashed and sized on the way)."""
     sha256, size = write_stream(folder / name, chunks)
     return WrittenFile(name, rows, sha256, size)
 

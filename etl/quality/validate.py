@@ -207,10 +207,9 @@ def _merged_counts(parts: list[dict]) -> dict:
     if any(p.get("unexpected_count") is not None for p in parts):
         unexpected = sum(p.get("unexpected_count") or 0 for p in parts)
     merged["unexpected_count"] = unexpected
-    for name in ("partial_unexpected_list", "unexpected_index_query"):
-        lists = [p[name] for p in parts if isinstance(p.get(name), list)]
-        if lists:
-            merged[name] = [v for values in lists for v in values][:_PARTIAL_UNEXPECTED]
+    samples = [p["partial_unexpected_list"] for p in parts if isinstance(p.get("partial_unexpected_list"), list)]
+    if samples:
+        merged["partial_unexpected_list"] = [v for values in samples for v in values][:_PARTIAL_UNEXPECTED]
     has_missing = "missing_count" in merged
     missing = sum(p.get("missing_count") or 0 for p in parts) if has_missing else 0
     total = nonmissing = missing_percent = None
