@@ -19,7 +19,7 @@ import operator
 import os
 import re
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -453,7 +453,7 @@ def iter_claim_values(
     outage_date: dt.date | None = None,
     vectorised: bool | None = None,
     window_bytes: int = WINDOW_BYTES,
-) -> Iterator[tuple[int, tuple | None, dict | None]]:
+) -> Generator[tuple[int, tuple | None, dict | None], None, None]:
     """iter_claims in staging's form: (line_no, the values in CLAIM_VALUE_COLUMNS order, None), or
     (line_no, None, the quarantine row). The same checks, in the same order, without a dict per row.
 

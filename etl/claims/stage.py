@@ -11,7 +11,8 @@ import json
 import logging
 import os
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
+from contextlib import closing
 from pathlib import Path
 from typing import TypedDict
 
@@ -25,6 +26,7 @@ from etl.core.config import Program
 from etl.core.errors import InboxFileError
 from etl.io.csvfile import MalformedFileError
 from etl.io.lock import writer
+from etl.io.read_ahead import read_ahead
 from etl.io.warehouse import BulkWriter, Warehouse
 from etl.ledger import days
 
@@ -124,6 +126,11 @@ def _recorded_result(wh: Warehouse, day: dt.date) -> StageResult:
     return {k: counts[k] for k in StageResult.__annotations__}  # type: ignore[return-value]
 
 
+def _no_records() -> Generator[tuple[int, tuple | None, dict | None], None, None]:
+    """A day after the window: no claims file, no records."""
+    yield from ()
+
+
 def _stage(wh: Warehouse, inbox: Path, program: Program, day: dt.date, run_id: str) -> StageResult:
     run_date = day.isoformat()
     path = claims_path(inbox, day)
@@ -131,15 +138,15 @@ def _stage(wh: Warehouse, inbox: Path, program: Program, day: dt.date, run_id: s
     # After the window a day has no claims (check_life refused any file): it stages an empty day.
     data_sha = days.file_sha256(path) if program.in_window(day) and os.path.lexists(path) else None
     services = load_services(program.services_path)
-    records = (
-        iter_claim_values(path, services, day=day, outage_date=program.outage_date)
-        if program.in_window(day)
-        else iter(())
-    )
+    records = _no_records()
+    if program.in_window(day):
+        # Parsed on another thread while the rows before are inserted (each releases the GIL for its native work).
+        records = read_ahead(iter_claim_values(path, services, day=day, outage_date=program.outage_date))
     try:
         with wh.begin() as conn:
             Warehouse.run(conn, "reset_day", run_date=run_date)
-            _load(conn, records, path.name, run_date, counts)
+            with closing(records):  # on any error: the read-ahead stops, the file is closed
+                _load(conn, records, path.name, run_date, counts)
             Warehouse.analyze(conn, "analyze_staged_day")
             _classify(conn, run_date, counts)
             check_reconciles(counts, f"claims file {path.name}")

@@ -38,10 +38,11 @@ HOLIDAY_CATEGORIES = ("public", "bank")
 
 
 @functools.cache
-def _holidays() -> Mapping[dt.date, str]:
+def _holidays(year: int) -> Mapping[dt.date, str]:
+    """One year's calendar, made when first asked for: all of HOLIDAY_YEARS costs a day's publish 70 ms."""
     import holidays
 
-    return holidays.KR(years=HOLIDAY_YEARS, categories=HOLIDAY_CATEGORIES, language="en_US")
+    return holidays.KR(years=year, categories=HOLIDAY_CATEGORIES, language="en_US")
 
 
 def holiday_name(day: dt.date) -> str | None:
@@ -51,7 +52,7 @@ def holiday_name(day: dt.date) -> str | None:
             f"{day}: outside the Korean holiday calendar kept here ({HOLIDAY_YEARS.start}..{HOLIDAY_YEARS.stop - 1}):"
             " extend etl.payments.banking.HOLIDAY_YEARS"
         )
-    return _holidays().get(day)
+    return _holidays(day.year).get(day)
 
 
 def is_business_day(day: dt.date) -> bool:

@@ -188,3 +188,38 @@ def test_a_bulk_writer_without_copy_inserts_tuples_with_executemany(request, wor
     with wh.begin() as conn:
         got = conn.exec_driver_sql("select run_date, source_file, line_no, reason, detail, raw from quarantine")
         assert sorted(tuple(r) for r in got) == rows
+
+
+def test_a_load_that_fails_mid_file_stops_the_read_ahead_and_keeps_nothing(ws, program, monkeypatch):
+    """The file is parsed on a thread of its own while rows are inserted: an insert refused part way leaves no
+    thread reading the file and no row of the day staged."""
+    import threading
+
+    from etl.io.read_ahead import read_ahead
+
+    read: list[int] = []
+
+    def counted(records):
+        for record in records:
+            read.append(record[0])
+            yield record
+
+    monkeypatch.setattr(stage, "read_ahead", lambda records: read_ahead(counted(records), batch=1, depth=1))
+    monkeypatch.setattr(stage, "_BATCH", 2)
+    original, writes = BulkWriter.write, 0
+
+    def refuse_the_second(self, rows):
+        nonlocal writes
+        writes += 1
+        if writes == 2:
+            raise RuntimeError("disk full")
+        original(self, rows)
+
+    monkeypatch.setattr(BulkWriter, "write", refuse_the_second)
+    ws.deliver(DAY.isoformat(), claims_csv([claim(receipt_no=f"R{n}", business_reg_no=make_brn(n)) for n in range(40)]))
+    with pytest.raises(RuntimeError, match="disk full"):
+        stage_day(ws.wh, ws.settings.inbox, program, DAY, "test")
+    assert not [t for t in threading.enumerate() if t.name == "read-ahead"]
+    assert len(read) < 40, "the file was read to its end after the insert failed"
+    with ws.wh.begin() as conn:
+        assert conn.exec_driver_sql("select count(*) from deliveries").scalar() == 0

@@ -50,6 +50,16 @@ def test_execution_date_refuses_a_naive_time_and_an_uncovered_year():
     assert not banking.is_business_day(dt.date(2022, 10, 15))
 
 
+def test_the_calendar_made_a_year_at_a_time_is_the_whole_ranges():
+    """Each year is made when first asked for: no holiday of one year is found only by making another."""
+    import holidays
+
+    whole = holidays.KR(years=banking.HOLIDAY_YEARS, categories=banking.HOLIDAY_CATEGORIES, language="en_US")
+    by_year = {day: name for year in banking.HOLIDAY_YEARS for day, name in banking._holidays(year).items()}
+    assert by_year == dict(whole)
+    assert banking.holiday_name(dt.date(2023, 1, 23)) is not None  # 설날 (Seollal)
+
+
 def test_message_id_is_per_batch_content_and_short():
     day = dt.date(2022, 10, 15)
     msg = banking.message_id("P1015", day, SHA)
