@@ -280,6 +280,7 @@ def _validate(
     key = _chunk_key(name, columns) if chunk_rows else None
     results = []
     for frame in _frames(batches, columns, chunk_rows, key):
+        rows = len(frame)
         batch = _batch_definition().get_batch(batch_parameters={"dataframe": frame})
         del frame
         try:
@@ -289,7 +290,8 @@ def _validate(
         finally:
             _forget(batch)
             del batch
-            _release_memory()
+            if rows >= RELEASE_FROM_ROWS:
+                _release_memory()
     result = _merge_results(results)
     hard: list[dict] = []
     soft: list[dict] = []
@@ -327,6 +329,12 @@ def _forget(batch: Any) -> None:
     manager = batch.data.execution_engine.batch_manager
     manager.reset_batch_cache()
     manager.batch_data_cache.clear()
+
+
+# A validated frame of this many rows is given back at once (_release_memory); a smaller one's reference cycles are
+# left to Python's collector: a full collection in a process holding GX takes about 0.18 s, more than validating a
+# 10,000-row day, and a small frame holds little.
+RELEASE_FROM_ROWS = 100_000
 
 
 def _release_memory() -> None:
@@ -480,9 +488,17 @@ def _data_docs(outbox: Path | None, day: dt.date, outcome: dict, result: Any) ->
     return folder
 
 
+@functools.cache
+def _page_view() -> Any:
+    """One page view per process: each new one builds a Jinja environment and compiles GX's templates again
+    (0.14 s of a validation's 0.2 s of Data Docs)."""
+    from great_expectations.render.view import DefaultJinjaPageView
+
+    return DefaultJinjaPageView()
+
+
 def _write_data_docs(folder: Path, day: dt.date, outcome: dict, result: Any) -> None:
     from great_expectations.render.renderer import ExpectationSuitePageRenderer, ValidationResultsPageRenderer
-    from great_expectations.render.view import DefaultJinjaPageView
 
     name = outcome["suite"]
     validated_at = audit_now()
@@ -501,7 +517,7 @@ def _write_data_docs(folder: Path, day: dt.date, outcome: dict, result: Any) -> 
         )
     except Exception:
         pass
-    view = DefaultJinjaPageView()
+    view = _page_view()
     # GX's layout: validations/SUITE/RUN/TIME/PAGE.html links to ../../../../index.html and the suite's page.
     page = view.render(ValidationResultsPageRenderer().render(_redact_result(result)))
     write_atomic(ensure_dir(page_dir) / "result.html", _offline(page).encode("utf-8"))
