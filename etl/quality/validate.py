@@ -47,6 +47,10 @@ SUITES_DIR = data_dir("expectations")
 # million claims was one frame of 0.5 GB, and its check peaked at 1.5 GB beside compute; a frame of 500,000 rows
 # peaks at about 0.5 GB, and a day below it is one frame, as before.
 CLAIMS_CHUNK_ROWS = 500_000
+# A validated frame of this many rows is given back at once (_release_memory); a smaller one's reference cycles are
+# left to Python's collector: a full collection in a process holding GX takes about 0.18 s, more than validating a
+# 10,000-row day, and a small frame holds little.
+RELEASE_FROM_ROWS = 100_000
 INT_COLUMNS = ("line_no", "kakao_corp", "paid_service", "monetary_loss", "claimed_loss_krw", "amount_krw")
 
 
@@ -329,12 +333,6 @@ def _forget(batch: Any) -> None:
     manager = batch.data.execution_engine.batch_manager
     manager.reset_batch_cache()
     manager.batch_data_cache.clear()
-
-
-# A validated frame of this many rows is given back at once (_release_memory); a smaller one's reference cycles are
-# left to Python's collector: a full collection in a process holding GX takes about 0.18 s, more than validating a
-# 10,000-row day, and a small frame holds little.
-RELEASE_FROM_ROWS = 100_000
 
 
 def _release_memory() -> None:
