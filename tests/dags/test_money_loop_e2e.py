@@ -55,10 +55,13 @@ def test_someone_not_named_as_an_approver_cannot_release_a_batch(airflow_home, w
     assert not (ws.settings.outbox / "payments" / "2022-10-15").exists()
 
 
-def run_with_approvals(af: AirflowHome, first: str, last: str, approvals: int):
-    """Run days through Airflow while a finance user answers `approvals` approval requests."""
+def run_with_approvals(af: AirflowHome, first: str, last: str, approvals: int, *flags: str):
+    """Run days through Airflow while a finance user answers `approvals` approval requests.
+
+    A run that hangs or fails shows the responder's output beside its own.
+    """
     responder = subprocess.Popen(
-        [sys.executable, str(HITL_RESPOND), "Approve", "kim.finance", str(approvals)],
+        [sys.executable, str(HITL_RESPOND), *flags, "Approve", "kim.finance", str(approvals)],
         env=af.env(),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -66,11 +69,35 @@ def run_with_approvals(af: AirflowHome, first: str, last: str, approvals: int):
     )
     try:
         run = af.run_window(first, last, timeout=400)
-    finally:
-        if responder.poll() is None:
-            responder.kill()
-        out, err = responder.communicate()
-    return run, out + err
+    except BaseException as exc:  # pytest.fail's timeout: say what the responder did
+        raise AssertionError(f"the responder printed:\n{stop(responder)[-3000:]}") from exc
+    return run, stop(responder)
+
+
+def stop(responder: subprocess.Popen) -> str:
+    """What the responder printed, after it exits (killed if it is still waiting)."""
+    try:
+        responder.wait(timeout=30)  # it exits once the task it answered runs again
+    except subprocess.TimeoutExpired:
+        responder.kill()
+    out, err = responder.communicate()
+    return out + err
+
+
+def test_an_answer_whose_resume_dag_test_overwrote_is_resumed_not_lost(airflow_home, ws, manual_approval):
+    """CI at stop 23 hung for 400 s, the approval answered and the task still awaiting input.
+
+    dag.test() writes the parked state back over a task after it has parked itself; an answer given in
+    between keeps its response but loses its resume. The responder records an answer that way here
+    (the response, no resume) and must then resume the task from it, as a triggerer would, once.
+    """
+    airflow_home.extra_env["RELIEF_PROGRAM"] = str(manual_approval)
+    ws.deliver("2022-10-15", [claim(receipt_no="M2", business_reg_no=SMALL, claimed_loss_krw=100_000)])
+    run, answers = run_with_approvals(airflow_home, "2022-10-15", "2022-10-15", 1, "--lose-first-resume")
+    steps = [ln.split()[0] for ln in answers.splitlines() if ln.startswith(("responded", "resumed"))]
+    assert steps == ["responded", "resumed"], answers
+    assert run.states == {"2022-10-15": "success"}, run.tail()
+    assert manifest(ws, "payments", "2022-10-15")["approved_by"].startswith("kim.finance"), answers
 
 
 def manifest(ws, *parts) -> dict:
