@@ -12,8 +12,8 @@ input with its answer already recorded is therefore resumed here from that answe
 triggerer would; it is never answered twice.
 
 Usage: python hitl_respond.py [--lose-first-resume] Approve|Reject [USER [COUNT [REASON]]]
-(answers COUNT approvals, default 1). `--lose-first-resume` records the first answer without
-resuming the task, the state that race leaves, for the test of the recovery.
+(answers COUNT approvals, default 1). `--lose-first-resume` writes the parked state back over the
+first answer's resume, as that race does, for the test of the recovery.
 Exits 3, printing `refused STATUS: DETAIL`, when Airflow refuses the answer (e.g. USER is not an assigned user).
 """
 
@@ -39,21 +39,55 @@ class Responder:
 
     def poll(self, session) -> int | None:
         """One look at the metadata database: the exit code once done, else None."""
+        return self._answer_next(session) if self.resuming is None else self._follow(session)
+
+    def _answer_next(self, session) -> int | None:
+        from airflow.api_fastapi.auth.managers.simple.user import SimpleAuthManagerUser
+        from airflow.api_fastapi.core_api.datamodels.hitl import UpdateHITLDetailPayload
+        from airflow.api_fastapi.core_api.routes.public.hitl import update_hitl_detail
+        from airflow.models.taskinstance import TaskInstance
+        from airflow.utils.state import TaskInstanceState
+        from fastapi import HTTPException
+        from sqlalchemy import select
+
+        ti = session.scalar(
+            select(TaskInstance).where(
+                TaskInstance.task_id == "approve_payment_batch",
+                TaskInstance.state == TaskInstanceState.AWAITING_INPUT,
+            )
+        )
+        if ti is None or detail_of(ti, session) is None:
+            return None
+        try:
+            response = update_hitl_detail(
+                dag_id=ti.dag_id,
+                dag_run_id=ti.run_id,
+                task_id=ti.task_id,
+                update_hitl_detail_payload=UpdateHITLDetailPayload(
+                    chosen_options=[self.option], params_input=self.params_input
+                ),
+                user=SimpleAuthManagerUser(username=self.user, role="admin"),
+                session=session,
+            )
+        except HTTPException as exc:
+            session.rollback()
+            print(f"refused {exc.status_code}: {exc.detail}", flush=True)
+            return 3
+        if self.lose_first_resume and self.answered == 0:
+            ti.state = TaskInstanceState.AWAITING_INPUT  # what dag.test()'s _run_task writes over the resume
+            print("responded (its resume overwritten)", ti.run_id, response.chosen_options, flush=True)
+        else:
+            print("responded", ti.run_id, response.chosen_options, flush=True)
+        self.answered += 1
+        self.resuming = ti.id
+        return None
+
+    def _follow(self, session) -> int | None:
         from airflow.models.taskinstance import TaskInstance
         from airflow.models.trigger import handle_event_submit
         from airflow.triggers.base import TriggerEvent
         from airflow.utils.state import TaskInstanceState
-        from sqlalchemy import select
 
-        if self.resuming is None:
-            ti = session.scalar(
-                select(TaskInstance).where(
-                    TaskInstance.task_id == "approve_payment_batch",
-                    TaskInstance.state == TaskInstanceState.AWAITING_INPUT,
-                )
-            )
-            detail = None if ti is None else detail_of(ti, session)
-            return None if detail is None else self.answer(ti, detail, session)
         ti = session.get(TaskInstance, self.resuming)
         if ti is None or ti.state not in (TaskInstanceState.AWAITING_INPUT, TaskInstanceState.SCHEDULED):
             self.resuming = None  # running again (or gone): past the race
@@ -63,40 +97,6 @@ class Responder:
             # Answered, yet parked again: dag.test() wrote awaiting_input over the resume.
             handle_event_submit(TriggerEvent(detail.as_resume_event_payload()), task_instance=ti, session=session)
             print("resumed", ti.run_id, detail.chosen_options, flush=True)
-        return None
-
-    def answer(self, ti, detail, session) -> int | None:
-        from airflow._shared.timezones import timezone
-        from airflow.api_fastapi.auth.managers.simple.user import SimpleAuthManagerUser
-        from airflow.api_fastapi.core_api.datamodels.hitl import UpdateHITLDetailPayload
-        from airflow.api_fastapi.core_api.routes.public.hitl import update_hitl_detail
-        from fastapi import HTTPException
-
-        if self.lose_first_resume and self.answered == 0:
-            detail.responded_by = {"id": self.user, "name": self.user}
-            detail.responded_at = timezone.utcnow()
-            detail.chosen_options = [self.option]
-            detail.params_input = self.params_input
-            print("responded without resuming", ti.run_id, [self.option], flush=True)
-        else:
-            try:
-                response = update_hitl_detail(
-                    dag_id=ti.dag_id,
-                    dag_run_id=ti.run_id,
-                    task_id=ti.task_id,
-                    update_hitl_detail_payload=UpdateHITLDetailPayload(
-                        chosen_options=[self.option], params_input=self.params_input
-                    ),
-                    user=SimpleAuthManagerUser(username=self.user, role="admin"),
-                    session=session,
-                )
-            except HTTPException as exc:
-                session.rollback()
-                print(f"refused {exc.status_code}: {exc.detail}", flush=True)
-                return 3
-            print("responded", ti.run_id, response.chosen_options, flush=True)
-        self.answered += 1
-        self.resuming = ti.id
         return None
 
 

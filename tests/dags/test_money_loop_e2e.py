@@ -69,7 +69,7 @@ def run_with_approvals(af: AirflowHome, first: str, last: str, approvals: int, *
     )
     try:
         run = af.run_window(first, last, timeout=400)
-    except BaseException as exc:  # pytest.fail's timeout: say what the responder did
+    except (Exception, pytest.fail.Exception) as exc:  # a failed or hung run: say what the responder did
         raise AssertionError(f"the responder printed:\n{stop(responder)[-3000:]}") from exc
     return run, stop(responder)
 
@@ -88,8 +88,8 @@ def test_an_answer_whose_resume_dag_test_overwrote_is_resumed_not_lost(airflow_h
     """CI at stop 23 hung for 400 s, the approval answered and the task still awaiting input.
 
     dag.test() writes the parked state back over a task after it has parked itself; an answer given in
-    between keeps its response but loses its resume. The responder records an answer that way here
-    (the response, no resume) and must then resume the task from it, as a triggerer would, once.
+    between keeps its response but loses its resume. The responder does that to its first answer here
+    (parks the task again after answering) and must then resume the task from it, as a triggerer would, once.
     """
     airflow_home.extra_env["RELIEF_PROGRAM"] = str(manual_approval)
     ws.deliver("2022-10-15", [claim(receipt_no="M2", business_reg_no=SMALL, claimed_loss_krw=100_000)])
