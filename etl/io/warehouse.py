@@ -21,7 +21,8 @@ from etl.io.sqlfiles import copy_columns, driver_sql, positional_sql, sql, state
 # 2: writer_lock, day_inputs, ledger_events, cap_releases (new tables only)
 # 3: the fraud checks' indexes on deliveries hold small businesses only (the full ones are dropped);
 #    the finance report's groups stored per published day (finance_groups, finance_loss_counts)
-SCHEMA_VERSION = 3
+# 4: the claimant index on deliveries holds business rows only (small_business, enterprise): the full one is dropped
+SCHEMA_VERSION = 4
 _BATCH = 5000
 # SQLite's page cache per connection (negative: KiB). The default 2 MB thrashes once a bulk load's index pages
 # outgrow it: a day's deliveries inserted 1.8 times faster with 64 MB.

@@ -10,6 +10,7 @@ candidate_receipts as (
     from deliveries as d
     inner join touched as t on t.claimant_key = d.claimant_key
     where d.run_date <= :run_date
+      and (d.claimant_type = 'small_business' or d.claimant_type = 'enterprise')  -- the claimant index's rows
 ),
 
 versions as (

@@ -1,4 +1,5 @@
-"""The warehouse schema: a version-2 warehouse is upgraded in place; the fraud checks use the partial indexes."""
+"""The warehouse schema: older warehouses are upgraded in place; the claimant and fraud lookups use the partial
+indexes (business rows only)."""
 
 from __future__ import annotations
 
@@ -15,25 +16,56 @@ def _indexes(path) -> dict[str, str]:
         return dict(db.execute("select name, sql from sqlite_master where type = 'index' and tbl_name = 'deliveries'"))
 
 
-def test_a_version_2_warehouse_gets_the_small_business_indexes(tmp_path):
-    path = tmp_path / "warehouse.sqlite"
+def _upgraded_from(path, version: int, *as_it_was: str) -> dict[str, str]:
+    """A current warehouse taken back to `version` by the DDL `as_it_was`, then opened by this code: its indexes."""
     Warehouse(f"sqlite:///{path}")
-    with sqlite3.connect(path) as db:  # as schema 2 left it: full indexes over every delivery
-        db.execute("drop index deliveries_by_business_account")
-        db.execute("drop index deliveries_by_business_phone")
-        db.execute("create index deliveries_by_account on deliveries (account_no, bank_code)")
-        db.execute("create index deliveries_by_phone on deliveries (phone)")
-        db.execute("update schema_version set version = 2")
+    with sqlite3.connect(path) as db:
+        for statement in as_it_was:
+            db.execute(statement)
+        db.execute("update schema_version set version = ?", (version,))
     Warehouse._ready.discard(f"sqlite:///{path}")
-
     Warehouse(f"sqlite:///{path}")
+    with sqlite3.connect(path) as db:
+        assert db.execute("select version from schema_version").fetchall() == [(SCHEMA_VERSION,)] == [(4,)]
+    return _indexes(path)
 
-    indexes = _indexes(path)
+
+def test_a_version_2_warehouse_gets_the_small_business_indexes(tmp_path):
+    indexes = _upgraded_from(  # as schema 2 left it: full indexes over every delivery
+        tmp_path / "warehouse.sqlite",
+        2,
+        "drop index deliveries_by_business_account",
+        "drop index deliveries_by_business_phone",
+        "create index deliveries_by_account on deliveries (account_no, bank_code)",
+        "create index deliveries_by_phone on deliveries (phone)",
+    )
     assert "deliveries_by_account" not in indexes and "deliveries_by_phone" not in indexes
     for name in ("deliveries_by_business_account", "deliveries_by_business_phone"):
         assert "where claimant_type = 'small_business'" in indexes[name]
+
+
+def test_a_version_3_warehouse_gets_the_business_claimant_index(tmp_path):
+    indexes = _upgraded_from(  # as schema 3 left it: the claimant index over every delivery
+        tmp_path / "warehouse.sqlite",
+        3,
+        "drop index deliveries_by_business_claimant",
+        "create index deliveries_by_claimant on deliveries (claimant_key, run_date)",
+    )
+    assert "deliveries_by_claimant" not in indexes
+    assert indexes["deliveries_by_business_claimant"].endswith(
+        "where claimant_type = 'small_business' or claimant_type = 'enterprise'"
+    )
+
+
+@pytest.mark.parametrize("query", ["business_claims", "shared_accounts", "shared_contacts", "explain_claims"])
+def test_the_claimant_lookups_search_the_business_claimant_index(tmp_path, query):
+    """A query whose terms do not imply the index's predicate cannot use it: SQLite would scan every delivery."""
+    path = tmp_path / "warehouse.sqlite"
+    Warehouse(f"sqlite:///{path}")
     with sqlite3.connect(path) as db:
-        assert db.execute("select version from schema_version").fetchall() == [(SCHEMA_VERSION,)] == [(3,)]
+        params = {"run_date": "2022-10-20", "claimant_key": "k"}
+        plan = db.execute(f"explain query plan {sql(query)}", params).fetchall()
+    assert any("USING INDEX deliveries_by_business_claimant " in row[-1] for row in plan), plan
 
 
 def test_a_newer_warehouse_is_refused(tmp_path):
