@@ -13,9 +13,11 @@ candidate_receipts as (
       and (d.claimant_type = 'small_business' or d.claimant_type = 'enterprise')  -- the claimant index's rows
 ),
 
+-- Only the columns the result shows go through the window's sort (not the free-text description, the phone...).
 versions as (
     select
-        d.*,
+        d.receipt_no, d.received_at, d.claimant_type, d.claimant_key, d.claimant_name, d.business_reg_no, d.service,
+        d.kakao_corp, d.paid_service, d.monetary_loss, d.claimed_loss_krw, d.bank_code, d.account_no, d.account_holder,
         row_number() over (partition by d.receipt_no order by d.run_date desc, d.line_no desc) as version_rank
     from deliveries as d
     inner join candidate_receipts as c on c.receipt_no = d.receipt_no

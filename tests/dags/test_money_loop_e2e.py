@@ -56,19 +56,22 @@ def test_someone_not_named_as_an_approver_cannot_release_a_batch(airflow_home, w
 
 
 def run_with_approvals(af: AirflowHome, first: str, last: str, approvals: int, *flags: str):
-    """Run days through Airflow while a finance user answers `approvals` approval requests.
+    """Run days through Airflow while a finance user answers `approvals` approval requests."""
+    return run_answering(af, first, last, [*flags, "Approve", "kim.finance", str(approvals)])
 
-    A run that hangs or fails shows the responder's output beside its own.
-    """
+
+def run_answering(af: AirflowHome, first: str, last: str, answers: list[str], timeout: float = 400):
+    """Run days through Airflow while hitl_respond.py answers as `answers` (its arguments) say: the run, and what
+    the responder printed. A run that hangs or fails shows the responder's output beside its own."""
     responder = subprocess.Popen(
-        [sys.executable, str(HITL_RESPOND), *flags, "Approve", "kim.finance", str(approvals)],
+        [sys.executable, str(HITL_RESPOND), *answers],
         env=af.env(),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
     try:
-        run = af.run_window(first, last, timeout=400)
+        run = af.run_window(first, last, timeout=timeout)
     except (Exception, pytest.fail.Exception) as exc:  # a failed or hung run: say what the responder did
         raise AssertionError(f"the responder printed:\n{stop(responder)[-3000:]}") from exc
     return run, stop(responder)
@@ -191,19 +194,8 @@ def test_review_approval_payment_return_and_repayment_through_airflow(airflow_ho
 def test_a_rejected_batch_publishes_nothing_through_airflow(airflow_home, ws, manual_approval):
     airflow_home.extra_env["RELIEF_PROGRAM"] = str(manual_approval)
     ws.deliver("2022-10-15", [claim(receipt_no="J1", business_reg_no=SMALL)])
-    responder = subprocess.Popen(
-        [sys.executable, str(HITL_RESPOND), "Reject", "park.finance", "1", "payee names do not match the claims"],
-        env=airflow_home.env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        run = airflow_home.run_window("2022-10-15", timeout=300)
-    finally:
-        if responder.poll() is None:
-            responder.kill()
-        responder.communicate()
+    reject = ["Reject", "park.finance", "1", "payee names do not match the claims"]
+    run, _ = run_answering(airflow_home, "2022-10-15", "2022-10-15", reject, timeout=300)
     assert not (ws.settings.outbox / "payments" / "2022-10-15").exists(), run.tail()
     from etl.io.warehouse import Warehouse
 
