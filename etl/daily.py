@@ -20,6 +20,7 @@ from etl.core.config import Program
 from etl.core.errors import ReliefError
 from etl.core.settings import Settings
 from etl.core.sidecar import Sidecar
+from etl.io.lock import writer
 from etl.io.warehouse import Warehouse
 from etl.ledger import days
 from etl.payments.approval import approve_automatically, record_decision
@@ -73,6 +74,22 @@ def run_day(
         # A settlement day that received no file: nothing to do, and it blocks no later day.
         return {"run_date": day.isoformat(), "skipped": "no decisions or returns file for this day"}
     run_id = run_id or f"cli__{audit_now()}"
+    # One writer for the whole day, not step by step: a second `relief run-day` of the day stops at once ("being
+    # written by"). Held per step only, it could restage the day between this run's compute and its approval.
+    with writer(wh, f"run-day {day} ({run_id})"):
+        return _run_steps(wh, settings, program, day, run_id, approve, validate, sidecar)
+
+
+def _run_steps(
+    wh: Warehouse,
+    settings: Settings,
+    program: Program,
+    day: dt.date,
+    run_id: str,
+    approve: bool | None,
+    validate: bool,
+    sidecar: Sidecar | None,
+) -> dict[str, Any]:
     timings: dict[str, float] = {}
 
     def timed(stage: str, fn: Callable[..., T], *args: Any) -> T:
@@ -93,9 +110,7 @@ def run_day(
             timed("validate_claims", _on(sidecar), validate_claims_at, settings.db_url, program, day)
         computed = timed("compute", compute_day, wh, settings.inbox, program, day)
     if validate:
-        from etl.quality.validate import validate_payments_at
-
-        timed("validate_payments", _on(sidecar), validate_payments_at, settings.db_url, program, day)
+        timed("validate_payments", _validate_payments, wh, settings, program, day, sidecar)
     if approve:
         record_decision(wh, day, True, f"relief run-day --approve ({os.environ.get('USER', 'unknown')})")
     else:
@@ -103,6 +118,18 @@ def run_day(
     charts = functools.partial(sidecar.call, finance_charts) if sidecar else None
     published = timed("publish", publish_day, wh, settings.outbox, program, day, run_id, validate, charts)
     return {**staged, **computed, **published, "seconds": timings}
+
+
+def _validate_payments(
+    wh: Warehouse, settings: Settings, program: Program, day: dt.date, sidecar: Sidecar | None
+) -> dict[str, Any]:
+    """The payments suite: checked in the sidecar and recorded here (this process holds the writer lock), or
+    validated here without one; a published day's recorded result, as it stands."""
+    from etl.quality.validate import check_payments_at, keep_outcome, validate_payments_at
+
+    if sidecar is None or days.is_published(wh, day):
+        return validate_payments_at(settings.db_url, program, day)
+    return keep_outcome(wh, day, sidecar.call(check_payments_at, settings.db_url, program, day))
 
 
 def _compute_beside_claims_check(
@@ -115,7 +142,7 @@ def _compute_beside_claims_check(
     recorded here, by this process (the one writer), once compute's transaction has ended. In the timings,
     "validate_claims" is the time spent waiting for the outcome and recording it, and "compute" the rest.
     """
-    from etl.quality.validate import check_claims_at, keep_claims_outcome, validation_failure
+    from etl.quality.validate import check_claims_at, keep_outcome, validation_failure
 
     outcome = sidecar.submit(check_claims_at, settings.db_url, program, day)
     waited = 0.0
@@ -146,10 +173,10 @@ def _compute_beside_claims_check(
     except Exception:
         # Recorded as if validation had run first: its failure is the day's error; if it passed, compute's is.
         if not gave_up:
-            keep_claims_outcome(wh, day, outcome())
+            keep_outcome(wh, day, outcome())
         raise
     computed_at = time.perf_counter()
-    keep_claims_outcome(wh, day, outcome())  # collected by the gate already, unless compute replayed the day
+    keep_outcome(wh, day, outcome())  # collected by the gate already, unless compute replayed the day
     timings["validate_claims"] = round(waited + time.perf_counter() - computed_at, 4)
     timings["compute"] = round(computed_at - started - waited, 4)
     return computed

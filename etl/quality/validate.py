@@ -598,7 +598,7 @@ def check_claims_at(db_url: str, program: Program, day: dt.date) -> dict:
     """The claims_staged suite's outcome over an unpublished day's staged rows, written nowhere.
 
     What `relief run-day`'s sidecar runs while this process computes the day (compute never changes the staged
-    rows, and reads see them as committed). `keep_claims_outcome` then records it, after compute's transaction:
+    rows, and reads see them as committed). `keep_outcome` then records it, after compute's transaction:
     a failed outcome rolls compute back (compute_day's gate), so a day that failed it is left staged, as when
     validation runs first. It only reads, and takes no lock a writer holds (Warehouse._ensure_schema runs no DDL
     on a current warehouse: on PostgreSQL it would wait for compute's transaction, which waits for this outcome).
@@ -617,8 +617,9 @@ def validation_failure(day: dt.date, outcome: dict) -> ValidationFailed | None:
     )
 
 
-def keep_claims_outcome(wh: Warehouse, day: dt.date, outcome: dict) -> dict:
-    """Record a check_claims_at outcome in validation_results: its summary, or ValidationFailed if it failed."""
+def keep_outcome(wh: Warehouse, day: dt.date, outcome: dict) -> dict:
+    """Record a check_claims_at or check_payments_at outcome in validation_results, in the process that holds the
+    writer lock: its summary, or ValidationFailed if it failed."""
     _record(wh, day, outcome)
     return _summary(outcome)
 
@@ -633,9 +634,22 @@ def validate_day_payments(wh: Warehouse, program: Program, day: dt.date, outbox:
     """The payments_batch suite over the day's computed payment batch (and its Data Docs, given an outbox)."""
     if (published := _published_summary(wh, day, "payments_batch")) is not None:
         return published
+    outcome, result = _check_payments(wh, program, day)
+    docs = _data_docs(outbox, day, outcome, result)
+    _record(wh, day, outcome)
+    return _summary(outcome, docs)
+
+
+def check_payments_at(db_url: str, program: Program, day: dt.date) -> dict:
+    """The payments_batch suite's outcome over an unpublished day's batch, written nowhere: `relief run-day` holds
+    the writer lock for its whole day, so its sidecar only checks, and the run records (keep_outcome)."""
+    return _check_payments(Warehouse(db_url), program, day)[0]
+
+
+def _check_payments(wh: Warehouse, program: Program, day: dt.date) -> tuple[dict, Any]:
     with wh.begin() as conn:
         rows = Warehouse.rows(conn, "day_payments", run_date=day.isoformat())
-    outcome, result = _validate(
+    return _validate(
         "payments_batch",
         [[[r[c] for c in contract.PAYMENT_COLUMNS] for r in rows]],
         contract.PAYMENT_COLUMNS,
@@ -649,9 +663,6 @@ def validate_day_payments(wh: Warehouse, program: Program, day: dt.date, outbox:
             "max_tier_krw": max(t.support_krw for t in program.tiers),
         },
     )
-    docs = _data_docs(outbox, day, outcome, result)
-    _record(wh, day, outcome)
-    return _summary(outcome, docs)
 
 
 def warm_up() -> None:

@@ -169,23 +169,23 @@ def test_run_days_validates_and_draws_in_the_sidecar(ws, program, capfd, caplog)
     assert html.count("data:image/svg+xml;base64,") == 4  # the four charts drawn there came back
 
 
-def tamper_then_validate_payments(db_url: str, program, day: dt.date) -> dict:
+def tamper_then_check_payments(db_url: str, program, day: dt.date) -> dict:
     """Runs in the sidecar: a basis no rule gives, then the real payments suite over it."""
     from etl.io.warehouse import Warehouse
-    from etl.quality.validate import validate_day_payments
+    from etl.quality.validate import check_payments_at
 
-    wh = Warehouse(db_url)
-    with wh.begin() as conn:
+    with Warehouse(db_url).begin() as conn:
         conn.exec_driver_sql("update payments set basis = 'tier_99999'")
-    return validate_day_payments(wh, program, day)
+    return check_payments_at(db_url, program, day)
 
 
 def test_a_failed_check_in_the_sidecar_stops_the_day_here(ws, program, monkeypatch):
-    """The payments suite failing in the sidecar raises ValidationFailed here: nothing is published."""
+    """The payments suite failing in the sidecar raises ValidationFailed here, and this process (the writer) records
+    it: nothing is published."""
     import etl.quality.validate
     from etl.daily import run_days
 
-    monkeypatch.setattr(etl.quality.validate, "validate_payments_at", tamper_then_validate_payments)
+    monkeypatch.setattr(etl.quality.validate, "check_payments_at", tamper_then_check_payments)
     ws.deliver("2022-10-15", [claim(receipt_no="R1")])
     with pytest.raises(ValidationFailed, match="payments_batch"):
         run_days(ws.settings, program, dt.date(2022, 10, 15), dt.date(2022, 10, 15), validate=True)

@@ -197,6 +197,34 @@ def test_two_processes_running_the_same_day_never_publish_a_mismatched_folder(ws
             assert sha256_file(path / name) == entry["sha256"], (folder, name)
 
 
+def test_a_second_run_of_the_day_is_refused_between_the_first_runs_steps(ws, program, monkeypatch):
+    """Seen at stop 25 (the test above failed 2 runs in 20): `relief run-day` held the writer lock step by step, so
+    a second run of the day could take it between the first's compute and its approval, restage the day, and the
+    first then failed with "no computed payment batch to decide on". The lock is the whole day's now."""
+    import subprocess
+    import sys
+
+    import etl.daily
+
+    ws.deliver("2022-10-15", [claim(receipt_no="R1", business_reg_no=BIZ)])
+    env = {**os.environ, "RELIEF_INBOX": str(ws.settings.inbox), "RELIEF_OUTBOX": str(ws.settings.outbox),
+           "RELIEF_DB_URL": ws.settings.db_url}  # fmt: skip
+    second: list[subprocess.CompletedProcess] = []
+    approve = etl.daily.approve_automatically
+
+    def a_second_run_first(wh, program, day):  # between this run's compute and its approval
+        cmd = [sys.executable, "-m", "etl.cli", "run-day", day.isoformat()]
+        second.append(subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120))
+        return approve(wh, program, day)
+
+    monkeypatch.setattr(etl.daily, "approve_automatically", a_second_run_first)
+    result = etl.daily.run_day(ws.settings, program, dt.date(2022, 10, 15), validate=False)
+
+    assert second[0].returncode != 0, second[0].stderr
+    assert "being written by run-day 2022-10-15" in second[0].stderr, second[0].stderr
+    assert result["payments"] == 1 and len(ws.payments("2022-10-15")) == 1
+
+
 # 3. A published day is never rewritten ------------------------------------------------------------
 
 
