@@ -100,7 +100,8 @@ def _run_steps(
             timings[stage] = round(time.perf_counter() - started, 4)
 
     staged = timed("stage", stage_day, wh, settings.inbox, program, day, run_id)
-    if validate and sidecar is not None and sidecar.alive and not days.is_published(wh, day):
+    replay = days.is_published(wh, day)  # a rerun of a published day: its recorded results stand
+    if validate and sidecar is not None and sidecar.alive and not replay:
         computed = _compute_beside_claims_check(wh, settings, program, day, sidecar, timings)
     else:
         if validate:
@@ -110,7 +111,7 @@ def _run_steps(
             timed("validate_claims", _on(sidecar), validate_claims_at, settings.db_url, program, day)
         computed = timed("compute", compute_day, wh, settings.inbox, program, day)
     if validate:
-        timed("validate_payments", _validate_payments, wh, settings, program, day, sidecar)
+        timed("validate_payments", _validate_payments, wh, settings, program, day, sidecar, replay)
     if approve:
         record_decision(wh, day, True, f"relief run-day --approve ({os.environ.get('USER', 'unknown')})")
     else:
@@ -121,15 +122,15 @@ def _run_steps(
 
 
 def _validate_payments(
-    wh: Warehouse, settings: Settings, program: Program, day: dt.date, sidecar: Sidecar | None
+    wh: Warehouse, settings: Settings, program: Program, day: dt.date, sidecar: Sidecar | None, replay: bool
 ) -> dict[str, Any]:
-    """The payments suite: checked in the sidecar and recorded here (this process holds the writer lock), or
-    validated here without one; a published day's recorded result, as it stands."""
+    """The payments suite, checked in the sidecar (if any) and recorded here, by the writer; a published day's
+    recorded result, as it stands."""
     from etl.quality.validate import check_payments_at, keep_outcome, validate_payments_at
 
-    if sidecar is None or days.is_published(wh, day):
-        return validate_payments_at(settings.db_url, program, day)
-    return keep_outcome(wh, day, sidecar.call(check_payments_at, settings.db_url, program, day))
+    if replay:
+        return validate_payments_at(settings.db_url, program, day)  # reads the recorded result only
+    return keep_outcome(wh, day, _on(sidecar)(check_payments_at, settings.db_url, program, day))
 
 
 def _compute_beside_claims_check(
