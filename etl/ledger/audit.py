@@ -59,4 +59,4 @@ def append(conn: Connection, run_date: str, run_id: str, actor: str, events: lis
         }
         for i, e in enumerate(events)
     )
-    return Warehouse.executemany(conn, "insert_ledger_event", rows)
+    return Warehouse.executemany(conn, "insert_ledger_event", rows, copy="copy_ledger_events")

@@ -109,7 +109,7 @@ def _touched_keys(conn: Connection, run_date: str, extra: set[str]) -> set[str]:
 
 def _record_touched(conn: Connection, run_date: str, keys: set[str]) -> None:
     rows = ({"run_date": run_date, "claimant_key": k} for k in sorted(keys))
-    Warehouse.executemany(conn, "insert_touched_keys", rows)
+    Warehouse.executemany(conn, "insert_touched_keys", rows, copy="copy_touched_keys")
 
 
 @dataclass
@@ -358,10 +358,10 @@ def _compute(
         applied = _apply_decisions(conn, inputs, ledger, run_date)
         outcome = _settle(conn, ledger, program, run_date, previous)
         payments = _number_payments(outcome.dues, program, day)
-        Warehouse.executemany(conn, "insert_business_state", outcome.states)
+        Warehouse.executemany(conn, "insert_business_state", outcome.states, copy="copy_business_state")
         Warehouse.executemany(conn, "insert_hold", outcome.holds)
         Warehouse.executemany(conn, "insert_over_cap", outcome.over_cap)
-        Warehouse.executemany(conn, "insert_payment", payments)
+        Warehouse.executemany(conn, "insert_payment", payments, copy="copy_payments")
         audit.append(conn, run_date, run_id, "relief compute", _events(inputs, issued, previous, outcome, payments))
         if gate is not None:
             gate()
