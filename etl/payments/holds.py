@@ -21,13 +21,12 @@ def fraud_holds(conn: Connection, program: Program, run_date: str) -> dict[str, 
     (the touched keys' neighbourhood)."""
     holds: dict[str, list[Hold]] = {}
     limit = program.max_businesses_per_account
-    for r in Warehouse.rows(conn, "shared_accounts", run_date=run_date):
-        if r["businesses"] > limit:
-            detail = (
-                f"bank account {r['bank_code']}-{mask_account(r['account_no'])} given by {r['businesses']} businesses"
-                f" (more than {limit})"
-            )
-            _hold(holds, r["claimant_key"], "shared_account", detail)
+    for r in Warehouse.rows(conn, "shared_accounts", run_date=run_date, max_businesses_per_account=limit):
+        detail = (
+            f"bank account {r['bank_code']}-{mask_account(r['account_no'])} given by {r['businesses']} businesses"
+            f" (more than {limit})"
+        )
+        _hold(holds, r["claimant_key"], "shared_account", detail)
     contacts: dict[tuple[str, str], list[str]] = {}
     for r in Warehouse.rows(conn, "shared_contacts", run_date=run_date):
         contacts.setdefault((r["account_holder"], r["phone"]), []).append(r["claimant_key"])

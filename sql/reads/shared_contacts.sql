@@ -7,11 +7,23 @@ with touched_contacts as (
       and d.claimant_type = 'small_business'
       and d.phone is not null
       and d.account_holder is not null
+),
+
+sharing as (
+    select d.account_holder, d.phone, d.claimant_key
+    from deliveries as d
+    inner join touched_contacts as c on c.phone = d.phone and c.account_holder = d.account_holder
+    where d.run_date <= :run_date
+      and d.claimant_type = 'small_business'
+    group by d.account_holder, d.phone, d.claimant_key
+),
+
+counted as (
+    select account_holder, phone, claimant_key, count(*) over (partition by account_holder, phone) as businesses
+    from sharing
 )
 
-select d.account_holder, d.phone, d.claimant_key
-from deliveries as d
-inner join touched_contacts as c on c.phone = d.phone and c.account_holder = d.account_holder
-where d.run_date <= :run_date
-  and d.claimant_type = 'small_business'
-group by d.account_holder, d.phone, d.claimant_key
+-- Only the contacts two businesses or more gave: the others (nearly all) are no hold, and not worth fetching.
+select account_holder, phone, claimant_key
+from counted
+where businesses > 1

@@ -174,6 +174,18 @@ def test_one_account_on_too_many_businesses_holds_them_all(ws, program):
     assert [(p["claimant_key"], p["basis"]) for p in ws.payments("2022-10-16")] == [(make_brn(100), "review_approved")]
 
 
+def test_one_account_on_as_many_businesses_as_the_limit_holds_none(ws, program):
+    # The limit is "at most": shared_accounts.sql returns only accounts over it (the boundary is in the SQL).
+    shared = {"bank_code": "004", "account_no": "402-21-0918-771", "account_holder": None}
+    limit = program.max_businesses_per_account
+    rows = [claim(receipt_no=f"R{i}", business_reg_no=make_brn(100 + i), **shared) for i in range(limit)]
+    ws.deliver("2022-10-15", rows)
+    run(ws, program, "2022-10-15")
+    assert ws.csv_rows("reviews", "2022-10-15", "holds.csv") == []
+    paid = sorted(p["claimant_key"] for p in ws.payments("2022-10-15"))
+    assert paid == sorted(make_brn(100 + i) for i in range(limit))
+
+
 def test_the_same_holder_and_phone_under_two_business_numbers_is_a_suspected_duplicate(ws, program):
     ws.deliver(
         "2022-10-15",

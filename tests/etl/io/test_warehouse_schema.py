@@ -63,7 +63,7 @@ def test_the_claimant_lookups_search_the_business_claimant_index(tmp_path, query
     path = tmp_path / "warehouse.sqlite"
     Warehouse(f"sqlite:///{path}")
     with sqlite3.connect(path) as db:
-        params = {"run_date": "2022-10-20", "claimant_key": "k"}
+        params = {"run_date": "2022-10-20", "claimant_key": "k", "max_businesses_per_account": 3}
         plan = db.execute(f"explain query plan {sql(query)}", params).fetchall()
     assert any("USING INDEX deliveries_by_business_claimant " in row[-1] for row in plan), plan
 
@@ -86,7 +86,8 @@ def test_the_fraud_checks_search_the_small_business_indexes(tmp_path, query, ind
     path = tmp_path / "warehouse.sqlite"
     Warehouse(f"sqlite:///{path}")
     with sqlite3.connect(path) as db:
-        plan = db.execute(f"explain query plan {sql(query)}", {"run_date": "2022-10-20"}).fetchall()
+        params = {"run_date": "2022-10-20", "max_businesses_per_account": 3}
+        plan = db.execute(f"explain query plan {sql(query)}", params).fetchall()
     assert any(f"USING INDEX {index} " in row[-1] for row in plan), plan
 
 
