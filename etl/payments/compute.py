@@ -196,7 +196,9 @@ def _settle(conn: Connection, ledger: Ledger, program: Program, run_date: str, p
         for r in Warehouse.rows(conn, "latest_decisions", run_date=run_date)
     }
     out = Outcome()
-    for key in sorted(ledger.claims):
+    # A business with a state before may have no claim left at all (a re-delivery moved its every receipt to
+    # another business): it is settled too, to a `no_loss` state.
+    for key in sorted(ledger.claims.keys() | previous.keys()):
         state = ledger.state(key, standing.get(key), program)
         if state.surviving_claims == 0 and key not in previous:
             continue  # not a small business with a loss claim: counted and reported, never paid

@@ -136,6 +136,21 @@ def test_the_latest_delivery_of_a_receipt_wins_but_counts_once(ws, program):
     assert cumulative["reports_received"] == 1 and cumulative["duplicates"] == 1
 
 
+@pytest.mark.parametrize("workspace", ["ws", pytest.param("pg_ws", marks=pytest.mark.postgres)])
+def test_a_receipt_redelivered_under_another_business_leaves_the_first_one(request, program, workspace):
+    """compute recomputes a re-delivered receipt's earlier business (previous_versions.sql, from the lines staging
+    marked as re-deliveries): without it BIZ would stay in the review queue with a claim that is now OTHER's."""
+    ws = request.getfixturevalue(workspace)
+    over = {"receipt_no": "R1", "claimed_loss_krw": 600_000}  # over the review threshold: in the queue
+    ws.deliver("2022-10-15", [claim(business_reg_no=BIZ, **over), claim(receipt_no="R2", business_reg_no=make_brn(7))])
+    ws.deliver("2022-10-16", [claim(business_reg_no=OTHER, **over)])
+    for day in ("2022-10-15", "2022-10-16"):
+        ws.run(program, day)
+    assert [q["claimant_key"] for q in ws.csv_rows("reviews", "2022-10-15", "review_queue.csv")] == [BIZ]
+    assert [q["claimant_key"] for q in ws.csv_rows("reviews", "2022-10-16", "review_queue.csv")] == [OTHER]
+    assert ws.summary("2022-10-16")["cumulative"]["duplicates"] == 1
+
+
 def test_a_repeated_receipt_within_one_file_counts_once(ws, program):
     ws.deliver("2022-10-15", [claim(receipt_no="R1"), claim(receipt_no="R1", claimed_loss_krw=350_000)])
     ws.run(program, "2022-10-15")
