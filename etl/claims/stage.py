@@ -95,7 +95,7 @@ def _classify(conn: Connection, run_date: str, counts: Counts) -> None:
     """Re-deliveries (a receipt's later lines in the file, or one delivered on an earlier day) count once;
     the table's counts follow each receipt's effective (latest) version."""
     Warehouse.run(conn, "mark_repeated_in_day", run_date=run_date)
-    previous = Warehouse.rows(conn, "previous_versions", run_date=run_date)
+    previous = Warehouse.rows(conn, "previous_versions", run_date=run_date, redelivered_only=0)
     Warehouse.executemany(conn, "mark_redelivered", ({"run_date": run_date, "receipt_no": r["receipt_no"]}
                                                     for r in previous))  # fmt: skip
     for r in Warehouse.rows(conn, "day_outcome_counts", run_date=run_date):

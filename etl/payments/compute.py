@@ -97,10 +97,11 @@ def _apply_bank_results(conn: Connection, inputs: DayInputs, run_date: str) -> d
 def _touched_keys(conn: Connection, run_date: str, extra: set[str]) -> set[str]:
     """The businesses whose entitlement the day recomputes: new claims, moved receipts, decisions, open balances."""
     keys = {r["claimant_key"] for r in Warehouse.rows(conn, "day_business_keys", run_date=run_date)}
-    # A re-delivery can move a receipt to another business: the old owner is recomputed too.
+    # A re-delivery can move a receipt to another business: the old owner is recomputed too. Staging has marked
+    # the day's re-delivered lines (and found them so): only those are looked up again.
     keys |= {
         r["claimant_key"]
-        for r in Warehouse.rows(conn, "previous_versions", run_date=run_date)
+        for r in Warehouse.rows(conn, "previous_versions", run_date=run_date, redelivered_only=1)
         if r["claimant_type"] in ("small_business", "enterprise")
     }
     keys |= {r["claimant_key"] for r in Warehouse.rows(conn, "open_balances", run_date=run_date)}

@@ -1,8 +1,12 @@
 -- For each receipt delivered on :run_date that was delivered before, its latest earlier version.
+-- Staging looks up every receipt of the day (:redelivered_only = 0) to find the re-deliveries, and marks their lines
+-- 'duplicate' (mark_redelivered.sql); compute, after it, looks up only the day's 'duplicate' lines
+-- (:redelivered_only = 1): the same receipts found, from a few percent of the day's lines instead of all of them.
 with todays_receipts as (
     select distinct receipt_no
     from deliveries
     where run_date = :run_date
+      and (:redelivered_only = 0 or outcome = 'duplicate')
 ),
 
 earlier_versions as (
