@@ -240,15 +240,8 @@ class Warehouse:
             return _copy_dicts(conn, name, copy, rows)
         statement = driver_sql(name, conn.dialect.paramstyle)
         n = 0
-        batch: list[dict] = []
         with _values_hidden(name):
-            for row in rows:
-                batch.append(row)
-                if len(batch) >= _BATCH:
-                    conn.exec_driver_sql(statement, batch)
-                    n += len(batch)
-                    batch = []
-            if batch:
+            for batch in _batches(rows):
                 conn.exec_driver_sql(statement, batch)
                 n += len(batch)
         return n
@@ -259,20 +252,27 @@ class Warehouse:
         return positional_sql(name, "qmark")[1]
 
 
+def _batches(rows: Iterable[Any]) -> Iterator[list[Any]]:
+    """The rows in lists of up to _BATCH (memory follows a batch, not the day)."""
+    batch: list[Any] = []
+    for row in rows:
+        batch.append(row)
+        if len(batch) >= _BATCH:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
 def _copy_dicts(conn: Connection, name: str, copy: str, rows: Iterable[dict]) -> int:
     """executemany's rows (dicts) through one COPY: each row's values in the insert's parameter order."""
     order = Warehouse.parameters(name)
     n = 0
     with BulkWriter(conn, name, copy) as writer:
-        batch: list[tuple] = []
-        for row in rows:
-            batch.append(tuple(row[p] for p in order))
-            if len(batch) >= _BATCH:
-                writer.write(batch)
-                n += len(batch)
-                batch = []
-        writer.write(batch)
-    return n + len(batch)
+        for batch in _batches(rows):
+            writer.write([tuple(row[p] for p in order) for row in batch])
+            n += len(batch)
+    return n
 
 
 class BulkWriter:

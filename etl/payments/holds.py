@@ -30,12 +30,11 @@ def fraud_holds(conn: Connection, program: Program, run_date: str) -> dict[str, 
     contacts: dict[tuple[str, str], list[str]] = {}
     for r in Warehouse.rows(conn, "shared_contacts", run_date=run_date):
         contacts.setdefault((r["account_holder"], r["phone"]), []).append(r["claimant_key"])
-    for keys in contacts.values():
-        if len(keys) > 1:
-            for key in keys:
-                others = ", ".join(k for k in sorted(keys) if k != key)
-                detail = f"same account holder and phone as {len(keys) - 1} other business number(s): {others}"
-                _hold(holds, key, "suspected_duplicate", detail)
+    for keys in contacts.values():  # two or more each (shared_contacts.sql)
+        for key in keys:
+            others = ", ".join(k for k in sorted(keys) if k != key)
+            detail = f"same account holder and phone as {len(keys) - 1} other business number(s): {others}"
+            _hold(holds, key, "suspected_duplicate", detail)
     return holds
 
 
